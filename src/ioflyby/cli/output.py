@@ -1,0 +1,49 @@
+"""Output helpers shared by verbs: JSON for machines, rich tables for people, progress bars."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console()
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _json_safe(value.item())
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    return value
+
+
+def emit(result: dict, as_json: bool, human: Callable[[dict], None]) -> None:
+    """Print ``result`` as JSON (``--json``) or through ``human`` (tables for a person)."""
+    if as_json:
+        print(json.dumps(_json_safe(result), indent=2))
+    else:
+        human(result)
+
+
+def progress(disable: bool = False) -> Progress:
+    """A rich progress bar on stderr; ``disable`` for --json runs so stdout stays pure JSON."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=disable,
+        transient=False,
+    )

@@ -1,0 +1,40 @@
+"""Errors a user can cause. Each message says what went wrong and what to do about it.
+
+The CLI prints an ``IoflybyError`` as one line and exits with status 2; anything else is a bug.
+"""
+
+
+class IoflybyError(Exception):
+    """Base class for every error that bad input, missing data or a wrong option can cause."""
+
+
+class KernelError(IoflybyError):
+    """A SPICE kernel is missing, unreadable, or lacks the data (coverage, keyword) asked for."""
+
+
+class CoverageError(KernelError):
+    """The loaded kernels hold no data for a body, frame or instrument at the requested time."""
+
+
+class ProductError(IoflybyError):
+    """A raw product (PNG + JSON, zip, PDS3 EDR) is malformed or inconsistent."""
+
+
+class CalibrationError(IoflybyError):
+    """Calibration frames are missing or do not match the product."""
+
+
+class FetchError(IoflybyError):
+    """Downloading kernels or products failed (network, listing, size mismatch)."""
+
+
+class GeometryError(IoflybyError):
+    """A geometric computation cannot be done (target not in view, bad projection parameters)."""
+
+
+class PointingError(IoflybyError):
+    """The pointing solve failed (no limb found, no convergence)."""
+
+
+class ScenarioError(IoflybyError):
+    """A simulation scenario or flyby design is invalid or cannot be achieved."""

@@ -1,0 +1,373 @@
+"""Loading SPICE kernels, reporting what they cover, and turning CSPICE failures into clear errors.
+
+Times inside are seconds past J2000 TDB (ET); reports carry UTC strings. SPICE keeps one global
+kernel pool per process, so a :class:`KernelSet` is a context manager that loads its files on
+entry and unloads exactly those files on exit. SPICE is not thread-safe: use processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import spiceypy
+from spiceypy.utils.exceptions import SpiceyError
+
+from ioflyby.errors import CoverageError, IoflybyError, KernelError
+
+TEXT_KERNEL_KINDS = {
+    ".tls": "LSK",
+    ".tpc": "PCK",
+    ".tf": "FK",
+    ".ti": "IK",
+    ".tsc": "SCLK",
+    ".tm": "MK",
+    ".mk": "MK",
+}
+_MAX_WINDOW_INTERVALS = 100_000
+_MAX_OBJECTS = 10_000
+_CK_CLASS = 3
+
+
+@dataclass(frozen=True)
+class CoverageInterval:
+    """One contiguous interval of data for a body (SPK) or frame (CK), ET seconds TDB."""
+
+    kind: str  # "spk" or "ck"
+    id: int  # NAIF body id (SPK) or CK structure id (CK)
+    name: str
+    start_et: float
+    stop_et: float
+    sclk_id: int | None = None  # CK only: the spacecraft clock the segment times are in
+
+    def contains(self, et: float) -> bool:
+        """True when ``et`` (s past J2000 TDB) falls inside the interval, ends included."""
+        return self.start_et <= et <= self.stop_et
+
+
+def spice_error_message(exc: SpiceyError) -> str:
+    """Return the short CSPICE message and the first sentence of its long message, on one line."""
+    short = getattr(exc, "short", "") or ""
+    long = " ".join((getattr(exc, "long", "") or str(exc)).split())
+    text = f"{short} {long}".strip() if short else long
+    return text
+
+
+def et_to_utc(et: float, digits: int = 3) -> str:
+    """ISO UTC string (``YYYY-MM-DDTHH:MM:SS.sss``) of ET seconds past J2000 TDB. Needs an LSK."""
+    try:
+        return spiceypy.et2utc(et, "ISOC", digits)
+    except SpiceyError:
+        # Without a leapseconds kernel only TDB calendar output is possible; say so in the value.
+        return spiceypy.etcal(et) + " TDB"
+
+
+def utc_to_et(utc: str) -> float:
+    """ET seconds past J2000 TDB of a UTC string in any form SPICE accepts (ISO recommended)."""
+    try:
+        return spiceypy.str2et(utc)
+    except SpiceyError as exc:
+        raise KernelError(
+            f"cannot convert time {utc!r}: {spice_error_message(exc)} "
+            "(is a leapseconds kernel such as naif0012.tls loaded, and is the time ISO UTC?)"
+        ) from None
+
+
+def body_name(naif_id: int) -> str:
+    """Name SPICE knows for a NAIF body id, or the id as text."""
+    name = spiceypy.bodc2s(naif_id)
+    return name
+
+
+def _check_readable(path: Path) -> None:
+    """Raise KernelError unless ``path`` is a file SPICE recognises as a kernel."""
+    if not path.exists():
+        raise KernelError(f"kernel file not found: {path}")
+    if not path.is_file():
+        raise KernelError(f"kernel path is not a file: {path}")
+    architecture, _ = spiceypy.getfat(str(path))
+    if architecture == "?":
+        # Text kernels without a KPL/ header are legal; they must still hold a data block.
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+        if b"\\begindata" not in head:
+            raise KernelError(
+                f"not a SPICE kernel: {path} (neither a binary DAF/DAS file nor a text kernel "
+                "with a \\begindata block)"
+            )
+
+
+def _verify_binary(path: str) -> None:
+    """Read the segment directory of a loaded SPK or CK, so truncation shows up at load time."""
+    architecture, filetype = spiceypy.getfat(path)
+    if architecture != "DAF":
+        return
+    try:
+        if filetype == "SPK":
+            spiceypy.spkobj(path, spiceypy.cell_int(_MAX_OBJECTS))
+        elif filetype == "CK":
+            spiceypy.ckobj(path, spiceypy.cell_int(_MAX_OBJECTS))
+    except SpiceyError as exc:
+        raise KernelError(
+            f"corrupt or truncated {filetype} kernel {path}: {spice_error_message(exc)}"
+        ) from None
+
+
+class KernelSet:
+    """A set of SPICE kernels (files and/or metakernels) loaded for the duration of a ``with``.
+
+    >>> with KernelSet(["naif0012.tls", "juno.tm"]) as ks:   # doctest: +SKIP
+    ...     ks.require_spk(-61, et)
+
+    Coverage queries (:meth:`spk_coverage`, :meth:`ck_coverage`) look at every binary kernel
+    loaded by this set, metakernel contents included.
+    """
+
+    def __init__(self, paths: Sequence[str | Path]):
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        self.paths = [Path(p).expanduser() for p in paths]
+        self._loaded: list[str] = []
+        self._is_loaded = False
+
+    # -- loading ---------------------------------------------------------------------------
+    def load(self) -> KernelSet:
+        """Load every file (metakernel members too). Raises KernelError naming a bad file."""
+        if self._is_loaded:
+            return self
+        before = set(self._pool_files())
+        try:
+            for path in self.paths:
+                _check_readable(path)
+                try:
+                    spiceypy.furnsh(str(path))
+                except SpiceyError as exc:
+                    raise KernelError(
+                        f"cannot load kernel {path}: {spice_error_message(exc)}"
+                    ) from None
+            for path in set(self._pool_files()) - before:
+                _verify_binary(path)
+        except IoflybyError:
+            self._unload_new(before)
+            raise
+        self._loaded = [f for f in self._pool_files() if f not in before]
+        self._is_loaded = True
+        return self
+
+    def unload(self) -> None:
+        """Unload exactly the files this set loaded."""
+        for path in reversed(self._loaded):
+            with contextlib.suppress(SpiceyError):
+                spiceypy.unload(path)
+        self._loaded = []
+        self._is_loaded = False
+
+    def __enter__(self) -> KernelSet:
+        return self.load()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.unload()
+
+    @staticmethod
+    def _pool_files() -> list[str]:
+        count = spiceypy.ktotal("ALL")
+        return [spiceypy.kdata(i, "ALL")[0] for i in range(count)]
+
+    def _unload_new(self, before: set[str]) -> None:
+        for path in self._pool_files():
+            if path not in before:
+                with contextlib.suppress(SpiceyError):
+                    spiceypy.unload(path)
+
+    @property
+    def files(self) -> list[str]:
+        """Every file this set has loaded, metakernels and their members, in load order."""
+        return list(self._loaded)
+
+    def _files_of_kind(self, kind: str) -> list[str]:
+        result = []
+        for path in self._loaded:
+            filetype = spiceypy.kinfo(path)[0]
+            if filetype == kind:
+                result.append(path)
+        return result
+
+    # -- coverage ------------------------------------------------------------------------------
+    def spk_coverage(self) -> list[CoverageInterval]:
+        """Coverage intervals of every body in the loaded SPKs, merged across files."""
+        by_body: dict[int, spiceypy.utils.support_types.SpiceCell] = {}
+        for path in self._files_of_kind("SPK"):
+            ids = spiceypy.spkobj(path, spiceypy.cell_int(_MAX_OBJECTS))
+            for body in ids:
+                cell = by_body.setdefault(int(body), spiceypy.cell_double(2 * _MAX_WINDOW_INTERVALS))
+                spiceypy.spkcov(path, int(body), cell)
+        return [
+            CoverageInterval("spk", body, body_name(body), start, stop)
+            for body, cell in sorted(by_body.items(), key=lambda item: abs(item[0]))
+            for start, stop in _window_intervals(cell)
+        ]
+
+    def ck_coverage(self) -> list[CoverageInterval]:
+        """Coverage intervals of every CK structure (frame) in the loaded CKs.
+
+        Interval ends are converted from spacecraft clock to ET, so the matching SCLK kernel and
+        an LSK must be loaded; structures whose clock is missing are reported by
+        :meth:`problems` and left out here.
+        """
+        result = []
+        for path in self._files_of_kind("CK"):
+            ids = spiceypy.ckobj(path, spiceypy.cell_int(_MAX_OBJECTS))
+            for ck_id in ids:
+                ck_id = int(ck_id)
+                sclk_id = ck_sclk_id(ck_id)
+                if not sclk_loaded(sclk_id):
+                    continue
+                cell = spiceypy.cell_double(2 * _MAX_WINDOW_INTERVALS)
+                spiceypy.ckcov(path, ck_id, False, "INTERVAL", 0.0, "TDB", cell)
+                name = ck_frame_name(ck_id)
+                for start, stop in _window_intervals(cell):
+                    result.append(CoverageInterval("ck", ck_id, name, start, stop, sclk_id))
+        return result
+
+    def text_kernels(self) -> list[dict[str, str]]:
+        """The loaded text kernels (LSK, PCK, FK, IK, SCLK, metakernels) with their kind."""
+        result = []
+        for path in self._loaded:
+            filetype = spiceypy.kinfo(path)[0]
+            if filetype in ("TEXT", "META"):
+                kind = TEXT_KERNEL_KINDS.get(Path(path).suffix.lower(), filetype)
+                result.append({"path": path, "kind": "MK" if filetype == "META" else kind})
+        return result
+
+    def problems(self) -> list[str]:
+        """What is likely missing: no LSK, CKs without their SCLK, SPKs without data."""
+        found = []
+        kinds = {k["kind"] for k in self.text_kernels()}
+        if "LSK" not in kinds and not _pool_has("DELTET/DELTA_T_A"):
+            found.append("no leapseconds kernel (LSK, e.g. naif0012.tls) loaded: UTC conversion impossible")
+        for path in self._files_of_kind("CK"):
+            for ck_id in spiceypy.ckobj(path, spiceypy.cell_int(_MAX_OBJECTS)):
+                sclk_id = ck_sclk_id(int(ck_id))
+                if not sclk_loaded(sclk_id):
+                    found.append(
+                        f"CK {path} (structure {int(ck_id)}) needs the spacecraft clock kernel "
+                        f"for SCLK {sclk_id}, which is not loaded"
+                    )
+        for path in self._files_of_kind("SPK"):
+            if spiceypy.card(spiceypy.spkobj(path, spiceypy.cell_int(_MAX_OBJECTS))) == 0:
+                found.append(f"SPK {path} holds no segments")
+        return found
+
+    def report(self) -> dict:
+        """JSON-ready coverage report (the ``ioflyby kernels check --json`` contract)."""
+        return {
+            "spk": [
+                {
+                    "body": c.id,
+                    "name": c.name,
+                    "start_utc": et_to_utc(c.start_et),
+                    "stop_utc": et_to_utc(c.stop_et),
+                }
+                for c in self.spk_coverage()
+            ],
+            "ck": [
+                {
+                    "frame_id": c.id,
+                    "name": c.name,
+                    "sclk_id": c.sclk_id,
+                    "start_utc": et_to_utc(c.start_et),
+                    "stop_utc": et_to_utc(c.stop_et),
+                }
+                for c in self.ck_coverage()
+            ],
+            "text_kernels": self.text_kernels(),
+            "problems": self.problems(),
+        }
+
+    # -- requirements --------------------------------------------------------------------------
+    def require_spk(self, body: int | str, et: float) -> None:
+        """Raise CoverageError unless the loaded SPKs hold ``body`` at ``et`` (s past J2000 TDB)."""
+        naif_id = body_id(body)
+        intervals = [c for c in self.spk_coverage() if c.id == naif_id]
+        if not any(c.contains(et) for c in intervals):
+            raise CoverageError(
+                f"no SPK data for {body_name(naif_id)} ({naif_id}) at {et_to_utc(et)} UTC"
+                f"{_coverage_hint(intervals)}; loaded: {', '.join(self._loaded) or 'nothing'}"
+            )
+
+    def require_ck(self, frame_id: int, et: float) -> None:
+        """Raise CoverageError unless a loaded CK gives frame structure ``frame_id`` at ``et``."""
+        intervals = [c for c in self.ck_coverage() if c.id == frame_id]
+        if not any(c.contains(et) for c in intervals):
+            raise CoverageError(
+                f"no CK data for {ck_frame_name(frame_id)} ({frame_id}) at {et_to_utc(et)} UTC"
+                f"{_coverage_hint(intervals)}; loaded: {', '.join(self._loaded) or 'nothing'}"
+            )
+
+
+def _coverage_hint(intervals: list[CoverageInterval]) -> str:
+    if not intervals:
+        return " (no loaded kernel covers it at all)"
+    spans = ", ".join(f"{et_to_utc(c.start_et, 0)}..{et_to_utc(c.stop_et, 0)}" for c in intervals[:5])
+    return f" (covered: {spans})"
+
+
+def _window_intervals(cell: spiceypy.utils.support_types.SpiceCell) -> Iterator[tuple[float, float]]:
+    for i in range(spiceypy.wncard(cell)):
+        yield spiceypy.wnfetd(cell, i)
+
+
+def _pool_has(name: str) -> bool:
+    with spiceypy.no_found_check():
+        return bool(spiceypy.dtpool(name)[0])
+
+
+def body_id(body: int | str) -> int:
+    """NAIF id of a body given by name or id; KernelError for an unknown name."""
+    if isinstance(body, int):
+        return body
+    text = str(body).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    code, found = spiceypy.bods2c(text)
+    if not found:
+        raise KernelError(f"unknown body name {text!r}: give a NAIF name (e.g. IO, JUNO) or id")
+    return int(code)
+
+
+def ck_sclk_id(ck_id: int) -> int:
+    """Spacecraft clock id for a CK structure: the CK_<id>_SCLK keyword, else ck_id // 1000."""
+    keyword = f"CK_{ck_id}_SCLK"
+    if _pool_has(keyword):
+        return int(spiceypy.gipool(keyword, 0, 1)[0])
+    return int(ck_id / 1000)
+
+
+def sclk_loaded(sclk_id: int) -> bool:
+    """True when an SCLK kernel for spacecraft clock ``sclk_id`` (e.g. -61) is in the pool."""
+    return _pool_has(f"SCLK_DATA_TYPE_{-sclk_id}") or _pool_has(f"SCLK01_COEFFICIENTS_{-sclk_id}")
+
+
+def ck_frame_name(ck_id: int) -> str:
+    """Name of the frame whose CK class id is ``ck_id``, or the id as text when no FK says."""
+    with spiceypy.no_found_check():
+        _, name, _, found = spiceypy.ccifrm(_CK_CLASS, ck_id)
+    return name if found else str(ck_id)
+
+
+@contextlib.contextmanager
+def spice_errors(doing: str) -> Iterator[None]:
+    """Turn any CSPICE failure inside the block into an IoflybyError saying what was being done.
+
+    >>> with spice_errors("computing the Io state for framelet 3"):   # doctest: +SKIP
+    ...     spiceypy.spkpos(...)
+    """
+    try:
+        yield
+    except SpiceyError as exc:
+        short = getattr(exc, "short", "") or ""
+        loaded = ", ".join(KernelSet._pool_files()) or "nothing"
+        cls = CoverageError if "INSUFF" in short or "NOFRAMECONNECT" in short else KernelError
+        raise cls(f"{doing}: {spice_error_message(exc)}; loaded: {loaded}") from None
