@@ -1,0 +1,42 @@
+"""Shared fixtures. Real data lives in ../shared/data beside the checkout and is never copied.
+
+Tests that need it are skipped with a clear reason where the folder is absent (a user's clone);
+under CI (CI=true) its absence is an error instead, so CI never silently skips them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def _require_shared() -> Path:
+    if SHARED_DATA.is_dir():
+        return SHARED_DATA
+    reason = f"real data folder {SHARED_DATA} is absent (it sits beside the checkout in CI)"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to ../shared/data (read-only real mission data)."""
+    return _require_shared()
+
+
+@pytest.fixture(scope="session")
+def kernel_dir(shared_data: Path) -> Path:
+    """Path to the official NAIF kernels in ../shared/data/kernels."""
+    return shared_data / "kernels"
+
+
+@pytest.fixture(scope="session")
+def raw_products_dir(shared_data: Path) -> Path:
+    """Folder of the five real JunoCam products (PNG + Metadata.json + mapprojected PNG)."""
+    return shared_data / "junocam" / "raw"
