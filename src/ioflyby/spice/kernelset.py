@@ -8,6 +8,7 @@ entry and unloads exactly those files on exit. SPICE is not thread-safe: use pro
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,7 @@ class KernelSet:
         """Load every file (metakernel members too). Raises KernelError naming a bad file."""
         if self._is_loaded:
             return self
-        before = set(self._pool_files())
+        before = self._pool_files()
         try:
             for path in self.paths:
                 _check_readable(path)
@@ -147,12 +148,14 @@ class KernelSet:
                     raise KernelError(
                         f"cannot load kernel {path}: {spice_error_message(exc)}"
                     ) from None
-            for path in set(self._pool_files()) - before:
+            for path in _added_entries(before, self._pool_files()):
                 _verify_binary(path)
         except IoflybyError:
-            self._unload_new(before)
+            for path in _added_entries(before, self._pool_files()):
+                with contextlib.suppress(SpiceyError):
+                    spiceypy.unload(path)
             raise
-        self._loaded = [f for f in self._pool_files() if f not in before]
+        self._loaded = _added_entries(before, self._pool_files())
         self._is_loaded = True
         return self
 
@@ -174,12 +177,6 @@ class KernelSet:
     def _pool_files() -> list[str]:
         count = spiceypy.ktotal("ALL")
         return [spiceypy.kdata(i, "ALL")[0] for i in range(count)]
-
-    def _unload_new(self, before: set[str]) -> None:
-        for path in self._pool_files():
-            if path not in before:
-                with contextlib.suppress(SpiceyError):
-                    spiceypy.unload(path)
 
     @property
     def files(self) -> list[str]:
@@ -305,6 +302,19 @@ class KernelSet:
                 f"no CK data for {ck_frame_name(frame_id)} ({frame_id}) at {et_to_utc(et)} UTC"
                 f"{_coverage_hint(intervals)}; loaded: {', '.join(self._loaded) or 'nothing'}"
             )
+
+
+def _added_entries(before: list[str], after: list[str]) -> list[str]:
+    """Pool entries present in ``after`` but not ``before``, counting repeats: SPICE keeps one
+    entry per load of a text kernel, so a file loaded by two sets appears twice."""
+    remaining = Counter(before)
+    added = []
+    for path in after:
+        if remaining[path] > 0:
+            remaining[path] -= 1
+        else:
+            added.append(path)
+    return added
 
 
 def _coverage_hint(intervals: list[CoverageInterval]) -> str:

@@ -1,0 +1,215 @@
+"""The JunoCam camera model, built from the kernel pool alone (INS-6150x_* keywords of the IK).
+
+Pixel coordinates
+-----------------
+``sample`` counts columns (0..1647) and ``line`` counts rows of one framelet (0..127). The
+**centre of the upper-left pixel is (0, 0)**; pixel (s, l) covers [s-0.5, s+0.5] × [l-0.5, l+0.5].
+The IK's recipe uses coordinates whose origin is the *corner* of that pixel (its FOV corners are
+"pixels (23.5, 0.5) … (1630.5, 127.5)", i.e. centres of the outermost photoactive pixels), so
+``ik = ours + 0.5``; the conversion happens only inside this module.
+
+Rays are unit vectors in the ``JUNO_JUNOCAM`` frame (+Z boresight, +X along samples, +Y along
+lines). Distortion follows the IK recipe: ``distorted = undistorted · (1 + k1 r² + k2 r⁴)``, with
+r the undistorted radius in pixels from (DISTORTION_X, DISTORTION_Y); the inverse is solved by
+Newton iteration to convergence.
+
+Framelet timing: exposure ``n`` of a product starts at
+``START_TIME + START_TIME_BIAS + n · (INTERFRAME_DELAY + INTERFRAME_DELTA)``, the first and last
+terms from the product label, the bias and delta from the IK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import spiceypy
+from spiceypy.utils.exceptions import SpiceyError
+
+from ioflyby.errors import GeometryError, KernelError
+
+FRAME = "JUNO_JUNOCAM"
+"""Name of the camera frame every ray is expressed in (defined by the Juno FK)."""
+FRAMELET_LINES = 128
+FRAMELET_SAMPLES = 1648
+PHOTOACTIVE_FIRST_SAMPLE = 23
+"""First photoactive column: the IK text says 23 dark pixels start each line."""
+PHOTOACTIVE_SAMPLES = 1608
+"""Number of photoactive columns (IK text, 'Note 1')."""
+FILTERS = ("METHANE", "BLUE", "GREEN", "RED")
+IK_PIXEL_ORIGIN_OFFSET = 0.5
+"""IK pixel coordinates minus ioflyby's (IK origin: the upper-left pixel's corner)."""
+_NEWTON_TOLERANCE_PX = 1e-10
+_NEWTON_MAX_STEPS = 50
+
+
+@dataclass(frozen=True)
+class FilterModel:
+    """Optics of one JunoCam filter band, read from the kernel pool.
+
+    All lengths in pixels; times in seconds.
+    """
+
+    name: str
+    naif_id: int
+    focal_length_px: float  # INS-6150x_FOCAL_LENGTH / INS-6150x_PIXEL_SIZE
+    center_x_px: float  # INS-6150x_DISTORTION_X (IK pixel convention)
+    center_y_px: float  # INS-6150x_DISTORTION_Y (IK pixel convention)
+    k1: float  # INS-6150x_DISTORTION_K1, px⁻²
+    k2: float  # INS-6150x_DISTORTION_K2, px⁻⁴
+    start_time_bias_s: float  # INS-6150x_START_TIME_BIAS
+    interframe_delta_s: float  # INS-6150x_INTERFRAME_DELTA
+
+    def distort(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Undistorted focal-plane offsets (px from the distortion centre) → distorted ones."""
+        r2 = x * x + y * y
+        scale = 1.0 + self.k1 * r2 + self.k2 * r2 * r2
+        return x * scale, y * scale
+
+    def undistort(self, xd: np.ndarray, yd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distorted offsets → undistorted ones, by Newton iteration on the radius until every
+        element moves less than 1e-10 px. Raises GeometryError if it does not converge (only
+        possible far outside the detector)."""
+        radius_d = np.hypot(xd, yd)
+        radius = radius_d.copy()
+        for _ in range(_NEWTON_MAX_STEPS):
+            r2 = radius * radius
+            residual = radius * (1.0 + self.k1 * r2 + self.k2 * r2 * r2) - radius_d
+            slope = 1.0 + 3.0 * self.k1 * r2 + 5.0 * self.k2 * r2 * r2
+            step = residual / slope
+            radius = radius - step
+            if not np.any(np.abs(step) >= _NEWTON_TOLERANCE_PX):  # NaN input counts as done
+                break
+        else:
+            raise GeometryError(
+                f"JunoCam {self.name}: distortion inverse did not converge within "
+                f"{_NEWTON_MAX_STEPS} steps (pixel far outside the detector?)"
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(radius_d > 0, radius / radius_d, 1.0)
+        return xd * ratio, yd * ratio
+
+
+def _pool_double(keyword: str) -> float:
+    with spiceypy.no_found_check():
+        values, found = spiceypy.gdpool(keyword, 0, 1)
+    if not found:
+        raise KernelError(
+            f"kernel pool lacks {keyword}: load the JunoCam instrument kernel "
+            "(juno_junocam_v03.ti or one written by `ioflyby simulate`)"
+        )
+    return float(values[0])
+
+
+def _filter_naif_id(name: str) -> int:
+    with spiceypy.no_found_check():
+        code, found = spiceypy.bods2c(f"JUNO_JUNOCAM_{name}")
+    if not found:
+        raise KernelError(
+            f"no NAIF id for JUNO_JUNOCAM_{name}: load the Juno frames kernel (juno_v12.tf) "
+            "that names the JunoCam bands"
+        )
+    return int(code)
+
+
+def _read_filter(name: str) -> FilterModel:
+    naif_id = _filter_naif_id(name)
+    prefix = f"INS{naif_id}_"
+    try:
+        focal_mm = _pool_double(prefix + "FOCAL_LENGTH")
+        pixel_mm = _pool_double(prefix + "PIXEL_SIZE")
+        return FilterModel(
+            name=name,
+            naif_id=naif_id,
+            focal_length_px=focal_mm / pixel_mm,
+            center_x_px=_pool_double(prefix + "DISTORTION_X"),
+            center_y_px=_pool_double(prefix + "DISTORTION_Y"),
+            k1=_pool_double(prefix + "DISTORTION_K1"),
+            k2=_pool_double(prefix + "DISTORTION_K2"),
+            start_time_bias_s=_pool_double(prefix + "START_TIME_BIAS"),
+            interframe_delta_s=_pool_double(prefix + "INTERFRAME_DELTA"),
+        )
+    except SpiceyError as exc:
+        raise KernelError(f"cannot read JunoCam {name} parameters from the kernel pool: {exc}") from None
+
+
+class JunoCam:
+    """JunoCam per-filter optics and timing, from the loaded FK + IK.
+
+    >>> with KernelSet([fk, ik]):              # doctest: +SKIP
+    ...     cam = JunoCam.from_kernel_pool()
+    ...     rays = cam.pixel_to_ray("RED", samples, lines)
+    """
+
+    frame = FRAME
+
+    def __init__(self, filters: dict[str, FilterModel]):
+        self.filters = dict(filters)
+
+    @classmethod
+    def from_kernel_pool(cls, names: Iterable[str] = FILTERS) -> JunoCam:
+        """Read every filter's parameters from the kernel pool (the IK and FK must be loaded)."""
+        return cls({name: _read_filter(name) for name in names})
+
+    def filter(self, name: str) -> FilterModel:
+        """The model of filter ``name`` (METHANE, BLUE, GREEN or RED, case-insensitive)."""
+        key = name.upper()
+        if key not in self.filters:
+            raise GeometryError(f"unknown JunoCam filter {name!r}: expected one of {', '.join(self.filters)}")
+        return self.filters[key]
+
+    @staticmethod
+    def photoactive_samples() -> np.ndarray:
+        """Sample (column) indices of the photoactive pixels, 23..1630."""
+        return np.arange(PHOTOACTIVE_FIRST_SAMPLE, PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES)
+
+    def pixel_to_ray(self, filter_name: str, sample: np.ndarray, line: np.ndarray) -> np.ndarray:
+        """Unit view vectors in JUNO_JUNOCAM for framelet pixel coordinates (any broadcastable
+        shapes; ioflyby pixel convention, centre of the upper-left pixel = (0, 0)).
+
+        Returns an array of shape ``broadcast(sample, line).shape + (3,)``.
+        """
+        model = self.filter(filter_name)
+        sample, line = np.broadcast_arrays(np.asarray(sample, float), np.asarray(line, float))
+        xd = sample + IK_PIXEL_ORIGIN_OFFSET - model.center_x_px
+        yd = line + IK_PIXEL_ORIGIN_OFFSET - model.center_y_px
+        x, y = model.undistort(xd, yd)
+        rays = np.stack([x, y, np.full_like(x, model.focal_length_px)], axis=-1)
+        rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
+        return rays
+
+    def ray_to_pixel(self, filter_name: str, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Framelet (sample, line) of view vectors in JUNO_JUNOCAM (shape ``(..., 3)``, any
+        length). Rays at or behind the focal plane (z ≤ 0) give NaN. The result may lie outside
+        the framelet; callers test ``0 <= line <= 127`` themselves."""
+        model = self.filter(filter_name)
+        rays = np.asarray(rays, float)
+        z = rays[..., 2]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(z > 0, model.focal_length_px / z, np.nan)
+        x, y = model.distort(rays[..., 0] * scale, rays[..., 1] * scale)
+        sample = x + model.center_x_px - IK_PIXEL_ORIGIN_OFFSET
+        line = y + model.center_y_px - IK_PIXEL_ORIGIN_OFFSET
+        return sample, line
+
+    def exposure_start_et(
+        self, filter_name: str, start_et: float, interframe_delay_s: float, exposure: np.ndarray | int
+    ) -> np.ndarray:
+        """Start of exposure ``n`` (ET, s past J2000 TDB) for a product whose label gives
+        START_TIME = ``start_et`` and INTERFRAME_DELAY = ``interframe_delay_s``:
+        ``start + START_TIME_BIAS + n · (INTERFRAME_DELAY + INTERFRAME_DELTA)``."""
+        model = self.filter(filter_name)
+        n = np.asarray(exposure, float)
+        return start_et + model.start_time_bias_s + n * (interframe_delay_s + model.interframe_delta_s)
+
+    def framelet_mid_et(
+        self,
+        filter_name: str,
+        start_et: float,
+        interframe_delay_s: float,
+        exposure: np.ndarray | int,
+        exposure_s: float,
+    ) -> np.ndarray:
+        """Middle of the exposure of framelet ``exposure`` (ET): start + half the exposure time."""
+        return self.exposure_start_et(filter_name, start_et, interframe_delay_s, exposure) + 0.5 * exposure_s
