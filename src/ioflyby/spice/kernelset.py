@@ -100,20 +100,35 @@ def _check_readable(path: Path) -> None:
             )
 
 
+_DAF_WORD_BYTES = 8
+
+
 def _verify_binary(path: str) -> None:
-    """Read the segment directory of a loaded SPK or CK, so truncation shows up at load time."""
+    """Walk a loaded DAF's segment summaries and check every segment's data lies inside the
+    file, so truncation and damage show up at load time rather than deep in a computation."""
     architecture, filetype = spiceypy.getfat(path)
     if architecture != "DAF":
         return
+    size = Path(path).stat().st_size
     try:
-        if filetype == "SPK":
-            spiceypy.spkobj(path, spiceypy.cell_int(_MAX_OBJECTS))
-        elif filetype == "CK":
-            spiceypy.ckobj(path, spiceypy.cell_int(_MAX_OBJECTS))
+        handle = spiceypy.dafopr(path)
+        try:
+            n_doubles, n_integers = spiceypy.dafhsf(handle)
+            spiceypy.dafbfs(handle)
+            last_address = 0
+            while spiceypy.daffna():
+                summary = spiceypy.dafgs(n_doubles + (n_integers + 1) // 2)
+                _, integers = spiceypy.dafus(summary, n_doubles, n_integers)
+                last_address = max(last_address, int(integers[-1]))  # segment end address
+        finally:
+            spiceypy.dafcls(handle)
     except SpiceyError as exc:
+        raise KernelError(f"corrupt or truncated {filetype} kernel {path}: {spice_error_message(exc)}") from None
+    if last_address * _DAF_WORD_BYTES > size:
         raise KernelError(
-            f"corrupt or truncated {filetype} kernel {path}: {spice_error_message(exc)}"
-        ) from None
+            f"truncated {filetype} kernel {path}: segments reach byte {last_address * _DAF_WORD_BYTES:,} "
+            f"but the file has {size:,} bytes (download it again)"
+        )
 
 
 class KernelSet:
@@ -341,7 +356,8 @@ def body_id(body: int | str) -> int:
     text = str(body).strip()
     if text.lstrip("-").isdigit():
         return int(text)
-    code, found = spiceypy.bods2c(text)
+    with spiceypy.no_found_check():
+        code, found = spiceypy.bods2c(text)
     if not found:
         raise KernelError(f"unknown body name {text!r}: give a NAIF name (e.g. IO, JUNO) or id")
     return int(code)
