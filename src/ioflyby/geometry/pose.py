@@ -170,6 +170,24 @@ def framelet_pose(
     states, the J2000→body state transformation at the target epoch, the camera orientation at
     ``et``, and the Sun seen from the target.
     """
+    with spice_errors(f"computing the orientation of {camera_frame} at ET {et:.3f}"):
+        camera_to_j2000 = spiceypy.pxform(camera_frame, "J2000", et)
+    return framelet_pose_with_attitude(target, et, camera_to_j2000, observer, camera_frame, body_frame)
+
+
+def framelet_pose_with_attitude(
+    target: str,
+    et: float,
+    camera_to_j2000: np.ndarray,
+    observer: str = "JUNO",
+    camera_frame: str = "JUNO_JUNOCAM",
+    body_frame: str | None = None,
+) -> FrameletPose:
+    """Like :func:`framelet_pose` but with the camera orientation given (rotation camera frame →
+    J2000 at ``et``, 3×3) instead of read from a CK: for attitude solved from the image itself.
+
+    Five SPICE calls (ephemerides, body orientation, Sun); no CK is needed.
+    """
     frame = body_frame or body_frame_name(target)
     with spice_errors(f"computing the pose of {camera_frame} relative to {target} at ET {et:.3f}"):
         target_position, light_time = spiceypy.spkpos(target, et, "J2000", "LT", observer)
@@ -177,7 +195,6 @@ def framelet_pose(
         target_state = spiceypy.spkssb(spiceypy.bods2c(target), target_epoch, "J2000")
         observer_state = spiceypy.spkssb(spiceypy.bods2c(observer), et, "J2000")
         state_transform = np.asarray(spiceypy.sxform("J2000", frame, target_epoch))
-        camera_to_j2000 = spiceypy.pxform(camera_frame, "J2000", et)
         sun, _ = spiceypy.spkpos("SUN", target_epoch, frame, "LT+S", target)
     sun = np.asarray(sun, float)
     sun_distance = float(np.linalg.norm(sun))
