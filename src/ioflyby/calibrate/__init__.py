@@ -1,0 +1,39 @@
+"""Radiometric calibration of JunoCam framelets: dark, flat, bad pixels, DN/s.
+
+Calibration frames are read from a directory the user names (layout in
+``ioflyby.calibrate.frames``), chosen by perijove (nearest earlier set); nothing is shipped.
+"""
+
+from ioflyby.calibrate.derive import DerivedFlat, derive_pixel_flat, write_derived_flat
+from ioflyby.calibrate.frames import CalibrationFile, scan_directory, select_file
+from ioflyby.calibrate.metrics import column_striping, lit_column_striping, vignetting_ratio
+from ioflyby.calibrate.output import write_calibrated
+from ioflyby.calibrate.pipeline import (
+    STEPS,
+    UNITS,
+    CalibratedProduct,
+    calibrate_product,
+    detect_hot_pixels,
+    fit_dark_scale,
+    inpaint,
+)
+
+__all__ = [
+    "STEPS",
+    "UNITS",
+    "CalibratedProduct",
+    "CalibrationFile",
+    "DerivedFlat",
+    "calibrate_product",
+    "column_striping",
+    "derive_pixel_flat",
+    "detect_hot_pixels",
+    "fit_dark_scale",
+    "inpaint",
+    "lit_column_striping",
+    "scan_directory",
+    "select_file",
+    "vignetting_ratio",
+    "write_calibrated",
+    "write_derived_flat",
+]

@@ -1,0 +1,138 @@
+"""``ioflyby info`` (what a raw product holds) and ``ioflyby calibrate`` (dark, flat, bad pixels).
+
+``ioflyby calibrate PRODUCT --calibration DIR --out DIR`` is shorthand for
+``ioflyby calibrate run PRODUCT ...``; ``ioflyby calibrate derive-flat PRODUCTS... --out DIR``
+derives a pixel flat from many products.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import typer
+from rich.table import Table
+from typer.core import TyperGroup
+
+from ioflyby.cli.app import app
+from ioflyby.cli.output import console, emit, progress
+
+
+class _DefaultRunGroup(TyperGroup):
+    """A group whose first argument, when not a sub-command name or an option, means ``run``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+calibrate_app = typer.Typer(
+    cls=_DefaultRunGroup,
+    no_args_is_help=True,
+    help=(
+        "Calibrate raw products with dark, flat and bad-pixel frames from a calibration directory "
+        "(chosen by perijove, nearest earlier set). 'ioflyby calibrate PRODUCT --calibration DIR "
+        "--out DIR' is short for 'ioflyby calibrate run ...'; 'ioflyby calibrate derive-flat "
+        "PRODUCTS... --out DIR' derives a pixel flat from many products."
+    ),
+)
+app.add_typer(calibrate_app, name="calibrate")
+
+
+def _info_dict(product) -> dict:
+    starts = product.exposure_start_utc
+    return {
+        "product_id": product.product_id,
+        "target": product.target,
+        "perijove": product.perijove,
+        "start_utc": product.start_time_utc,
+        "stop_utc": product.stop_time_utc,
+        "first_exposure_utc": starts[0],
+        "last_exposure_utc": starts[-1],
+        "exposures": product.n_exposures,
+        "filters": list(product.filters),
+        "tdi": product.tdi_stages,
+        "exposure_ms": product.exposure_ms,
+        "interframe_s": product.interframe_delay_s,
+        "companding": product.companding,
+        "spacecraft_clock_start": product.spacecraft_clock_start,
+        "lines": int(product.framelets.shape[0] * product.framelets.shape[1] * 128),
+        "source": str(product.source),
+    }
+
+
+def _print_info(info: dict) -> None:
+    table = Table(title=f"JunoCam product {info['product_id']}", show_header=False)
+    for key, value in info.items():
+        table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
+    console.print(table)
+
+
+@app.command("info")
+def info(
+    product: Path = typer.Argument(..., help="Product: folder (PNG + Metadata JSON), -raw.png, the website zips, or a PDS3 .LBL."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: product_id, target, perijove, start/stop UTC, "
+                                 "exposures, filters, tdi, exposure_ms, interframe_s, companding."),
+) -> None:
+    """Read a JunoCam raw product and print what it holds. A malformed product exits 2."""
+    from ioflyby.ingest import read_product
+
+    emit(_info_dict(read_product(product)), as_json, _print_info)
+
+
+def _print_calibration(result: dict) -> None:
+    for path in result["outputs"]:
+        console.print(f"wrote {path}")
+    for filt, rec in result["record"]["filters"].items():
+        parts = []
+        for step in ("dark", "flat", "pixelflat", "mask"):
+            entry = rec[step]
+            parts.append(f"{step}: " + (Path(entry["file"]).name if "file" in entry else entry.get("reason", "-")))
+        console.print(f"{filt}: " + "; ".join(parts) + f"; hot pixels {rec['hot'].get('detected', 0)}")
+
+
+@calibrate_app.command("run")
+def calibrate_run(
+    product: Path = typer.Argument(..., help="Raw product (as for 'ioflyby info')."),
+    calibration: Path = typer.Option(..., "--calibration", help="Calibration directory (darks, flats, masks; pjNN in names or folders)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: <PRODUCT_ID>_<FILTER>_cal.tif per filter + <PRODUCT_ID>_calibration.json."),
+    skip: list[str] = typer.Option([], "--skip", help="Leave out a step: dark, flat, pixelflat, mask, hot (repeatable)."),
+    dark_scale: float | None = typer.Option(None, "--dark-scale", help="Fixed dark scale instead of fitting it on dark sky."),
+    as_json: bool = typer.Option(False, "--json", help="Print outputs and the calibration record as JSON."),
+) -> None:
+    """Decompand, subtract the dark, flat-field, repair bad and hot pixels, divide by exposure:
+    float32 TIFFs in DN/s, one per filter, and a JSON record of what was applied."""
+    from ioflyby.calibrate import calibrate_product, write_calibrated
+    from ioflyby.ingest import read_product
+    from ioflyby.ingest.product import thaw
+
+    raw = read_product(product)
+    result = calibrate_product(raw, calibration, skip=skip, dark_scale=dark_scale)
+    paths = write_calibrated(result, out)
+    emit({"outputs": [str(p) for p in paths], "units": result.units, "record": thaw(result.record)}, as_json, _print_calibration)
+
+
+@calibrate_app.command("derive-flat")
+def derive_flat(
+    products: list[Path] = typer.Argument(..., help="Raw products (the more and the more varied, the better)."),
+    out: Path = typer.Option(..., "--out", help="Output folder for pixelflat[_pjNN]_<filter>.tif, coverage and JSON."),
+    lit_min_dn: float = typer.Option(100.0, "--lit-min-dn", help="Linear DN above which a pixel counts as lit."),
+    window: int = typer.Option(15, "--window", help="Odd number of samples along a line for the local mean."),
+    min_count: int = typer.Option(5, "--min-count", help="Framelets a pixel must be lit in; fewer gives flat 1."),
+    as_json: bool = typer.Option(False, "--json", help="Print the written paths as JSON."),
+) -> None:
+    """Derive a pixel flat (pixel-to-pixel and column response; not vignetting) from many raw products."""
+    from ioflyby.calibrate import derive_pixel_flat, write_derived_flat
+    from ioflyby.ingest import read_product
+
+    raws = []
+    with progress(disable=as_json) as bar:
+        task = bar.add_task("reading products", total=len(products))
+        for path in products:
+            raws.append(read_product(path))
+            bar.advance(task)
+    result = derive_pixel_flat(raws, lit_min_dn=lit_min_dn, window=window, min_count=min_count)
+    paths = write_derived_flat(result, out)
+    emit({"outputs": [str(p) for p in paths], "perijove": result.perijove, "products": list(result.products)},
+         as_json, lambda r: [console.print(f"wrote {p}") for p in r["outputs"]])

@@ -1,0 +1,275 @@
+"""``RawProduct``: one JunoCam raw product as a framelet cube plus its label values.
+
+A JunoCam image is a stack of 128-line framelets, 1648 samples wide: for each exposure one
+framelet per filter, in the order of FILTER_NAME. ``LINES = exposures x filters x 128``.
+
+Times here are the label's *nominal* values: exposure ``n`` starts at
+``START_TIME + n * INTERFRAME_DELAY``. The precise per-framelet time adds the instrument
+kernel's START_TIME_BIAS and INTERFRAME_DELTA; that belongs to the camera model
+(``ioflyby.camera.JunoCam``), not here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ioflyby.errors import ProductError
+from ioflyby.ingest.companding import KNOWN_MODES, decompand
+
+FRAMELET_LINES = 128
+FRAMELET_SAMPLES = 1648
+KNOWN_FILTERS: tuple[str, ...] = ("BLUE", "GREEN", "RED", "METHANE")
+# Longest image accepted (lines). Real products hold up to a few tens of thousands of lines;
+# the cap keeps a hostile or corrupt header from asking for gigabytes before anything is read.
+MAX_LINES = 65_536
+
+_UNIT_SECONDS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "msec": 1e-3, "us": 1e-6, "µs": 1e-6, "usec": 1e-6}
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:<\s*([^<>\s]+)\s*>)?\s*$")
+_PRODUCT_PJ = re.compile(r"^JNCE_\d{7}_(\d{2,3})[A-Z]\d{5}_V\d+$")
+_ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%jT%H:%M:%S.%f", "%Y-%jT%H:%M:%S")
+
+
+def parse_duration_s(value: Any, *, key: str, default_unit: str, where: str) -> float:
+    """Seconds in a label duration: ``"0.372 <s>"``, ``"19.2 <ms>"``, a pdr ``{"value", "units"}``
+    dict, or a bare number in ``default_unit``. Raises ProductError naming ``key`` and ``where``."""
+    number: Any
+    unit: str | None
+    if isinstance(value, Mapping) and "value" in value:
+        number, unit = value.get("value"), value.get("units")
+    elif isinstance(value, str):
+        match = _QUANTITY.match(value)
+        if not match:
+            raise ProductError(f"{where}: {key} = {value!r} is not a number with optional <unit> (e.g. '0.372 <s>')")
+        number, unit = float(match.group(1)), match.group(2)
+    else:
+        number, unit = value, None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise ProductError(f"{where}: {key} = {value!r} is not a number")
+    unit_key = (unit or default_unit).strip().lower()
+    if unit_key not in _UNIT_SECONDS:
+        raise ProductError(f"{where}: {key} has unknown unit <{unit}> (use s or ms)")
+    seconds = float(number) * _UNIT_SECONDS[unit_key]
+    if not math.isfinite(seconds) or seconds <= 0.0:
+        raise ProductError(f"{where}: {key} = {value!r} must be a positive, finite duration")
+    return seconds
+
+
+def parse_utc(value: Any, *, key: str, where: str) -> datetime:
+    """A naive UTC ``datetime`` from an ISO label time (``2022-08-17T13:16:09.655``, optional ``Z``)."""
+    if not isinstance(value, str):
+        raise ProductError(f"{where}: {key} = {value!r} is not an ISO UTC time string")
+    text = value.strip().rstrip("Z")
+    for fmt in _ISO_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ProductError(f"{where}: {key} = {value!r} is not an ISO UTC time (YYYY-MM-DDThh:mm:ss.sss)")
+
+
+def format_utc(moment: datetime) -> str:
+    """ISO UTC text with milliseconds, or microseconds where the time is not a whole ms."""
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text[:-3] if moment.microsecond % 1000 == 0 else text
+
+
+def require_int(metadata: Mapping[str, Any], key: str, where: str, *, minimum: int = 0) -> int:
+    """Integer label value (an int, or a string of digits); ProductError when missing or mistyped."""
+    if key not in metadata:
+        raise ProductError(f"{where}: required key {key} is missing")
+    value = metadata[key]
+    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProductError(f"{where}: {key} = {value!r} must be an integer")
+    if value < minimum:
+        raise ProductError(f"{where}: {key} = {value} must be at least {minimum}")
+    return value
+
+
+def require_str(metadata: Mapping[str, Any], key: str, where: str) -> str:
+    """Non-empty string label value; ProductError when missing or mistyped."""
+    if key not in metadata:
+        raise ProductError(f"{where}: required key {key} is missing")
+    value = metadata[key]
+    if not isinstance(value, str) or not value.strip():
+        raise ProductError(f"{where}: {key} = {value!r} must be a non-empty string")
+    return value.strip()
+
+
+def parse_filters(metadata: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """FILTER_NAME as a tuple of upper-case known filter names, in stack order."""
+    if "FILTER_NAME" not in metadata:
+        raise ProductError(f"{where}: required key FILTER_NAME is missing")
+    value = metadata["FILTER_NAME"]
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not names:
+        raise ProductError(f"{where}: FILTER_NAME = {value!r} must be a non-empty list of filter names")
+    filters: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or name.strip().upper() not in KNOWN_FILTERS:
+            raise ProductError(
+                f"{where}: unknown filter {name!r} in FILTER_NAME (JunoCam filters: {', '.join(KNOWN_FILTERS)})"
+            )
+        filters.append(name.strip().upper())
+    if len(set(filters)) != len(filters):
+        raise ProductError(f"{where}: FILTER_NAME {filters} lists a filter twice")
+    return tuple(filters)
+
+
+def perijove_of(metadata: Mapping[str, Any], product_id: str) -> int | None:
+    """Perijove number from PJ, ORBIT_NUMBER or the product id (``JNCE_2022229_44C00029_V01`` -> 44)."""
+    for key in ("PJ", "ORBIT_NUMBER"):
+        value = metadata.get(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and value >= 0:
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+    match = _PRODUCT_PJ.match(product_id)
+    return int(match.group(1)) if match else None
+
+
+def freeze(value: Any) -> Any:
+    """Read-only deep copy of JSON-like data: dicts become MappingProxyType, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain JSON-serialisable copy of frozen metadata (mappings -> dict, tuples -> list)."""
+    if isinstance(value, Mapping):
+        return {str(k): thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class RawProduct:
+    """One JunoCam raw product (immutable).
+
+    ``framelets`` is ``[exposure, filter, 128, 1648]`` of *stored* DN (uint8 for 8-bit modes),
+    read-only; ``decompanded()`` gives linear 12-bit DN. Times are the label's nominal values
+    (see the module docstring); exposure and interframe delay are converted to ms and s.
+    """
+
+    product_id: str
+    target: str
+    perijove: int | None
+    filters: tuple[str, ...]
+    framelets: np.ndarray
+    companding: str
+    start_time_utc: str
+    stop_time_utc: str
+    exposure_ms: float
+    tdi_stages: int
+    interframe_delay_s: float
+    spacecraft_clock_start: str
+    metadata: Mapping[str, Any]
+    source: Path
+
+    @property
+    def n_exposures(self) -> int:
+        """Number of exposures (each holds one framelet per filter)."""
+        return int(self.framelets.shape[0])
+
+    @property
+    def exposure_start_utc(self) -> tuple[str, ...]:
+        """Nominal UTC start of each exposure: START_TIME + n * INTERFRAME_DELAY (ISO text).
+
+        Leap seconds inside the image are ignored (the label times are UTC); the camera model
+        adds START_TIME_BIAS and INTERFRAME_DELTA for the precise framelet times.
+        """
+        start = parse_utc(self.start_time_utc, key="START_TIME", where=str(self.source))
+        step_us = round(self.interframe_delay_s * 1e6)
+        return tuple(format_utc(start + timedelta(microseconds=n * step_us)) for n in range(self.n_exposures))
+
+    def exposure_start_et(self) -> np.ndarray:
+        """Nominal exposure starts as ET (s past J2000 TDB): ET(START_TIME) + n * INTERFRAME_DELAY.
+
+        Needs a leapseconds kernel loaded (``ioflyby.spice.KernelSet``); raises KernelError if not.
+        """
+        from ioflyby.spice import utc_to_et
+
+        et0 = utc_to_et(self.start_time_utc)
+        return et0 + np.arange(self.n_exposures, dtype=np.float64) * self.interframe_delay_s
+
+    def decompanded(self) -> np.ndarray:
+        """Linear 12-bit DN, float32, same shape as ``framelets`` (by SAMPLE_BIT_MODE_ID)."""
+        return decompand(self.framelets, self.companding)
+
+    def metadata_dict(self) -> dict[str, Any]:
+        """A plain, JSON-serialisable copy of ``metadata``."""
+        return thaw(self.metadata)
+
+
+def build_product(image: np.ndarray, metadata: Mapping[str, Any], source: Path, where: str) -> RawProduct:
+    """Validate ``metadata`` against the decoded ``image`` (lines x 1648) and build a RawProduct.
+
+    ``where`` names the file(s) in every error message.
+    """
+    filters = parse_filters(metadata, where)
+    lines = require_int(metadata, "LINES", where, minimum=1)
+    samples = metadata.get("LINE_SAMPLES", FRAMELET_SAMPLES)
+    if samples != FRAMELET_SAMPLES:
+        raise ProductError(f"{where}: LINE_SAMPLES = {samples!r}, JunoCam framelets are {FRAMELET_SAMPLES} wide")
+    block = FRAMELET_LINES * len(filters)
+    if lines % block:
+        raise ProductError(
+            f"{where}: LINES = {lines} is not a multiple of 128 x {len(filters)} filters ({block}); "
+            "the product is truncated or its FILTER_NAME is wrong"
+        )
+    if image.ndim != 2 or image.shape[1] != FRAMELET_SAMPLES:
+        raise ProductError(f"{where}: image is {image.shape[::-1]} (width x lines); JunoCam raw images are 1648 wide")
+    if image.shape[0] != lines:
+        raise ProductError(f"{where}: LINES = {lines} but the image has {image.shape[0]} lines")
+    companding = require_str(metadata, "SAMPLE_BIT_MODE_ID", where).upper()
+    if companding not in KNOWN_MODES:
+        raise ProductError(f"{where}: unknown SAMPLE_BIT_MODE_ID {companding!r} (known: {', '.join(KNOWN_MODES)})")
+    product_id = require_str(metadata, "PRODUCT_ID", where)
+    start = require_str(metadata, "START_TIME", where)
+    stop = require_str(metadata, "STOP_TIME", where)
+    parse_utc(start, key="START_TIME", where=where)
+    parse_utc(stop, key="STOP_TIME", where=where)
+    for key in ("EXPOSURE_DURATION", "INTERFRAME_DELAY"):
+        if key not in metadata:
+            raise ProductError(f"{where}: required key {key} is missing")
+    exposure_s = parse_duration_s(metadata["EXPOSURE_DURATION"], key="EXPOSURE_DURATION", default_unit="ms", where=where)
+    interframe_s = parse_duration_s(metadata["INTERFRAME_DELAY"], key="INTERFRAME_DELAY", default_unit="s", where=where)
+    tdi = require_int(metadata, "JNO:TDI_STAGES_COUNT", where, minimum=1)
+    target = require_str(metadata, "TARGET_NAME", where)
+    clock = metadata.get("SPACECRAFT_CLOCK_START_COUNT", "")
+    if not isinstance(clock, str):
+        raise ProductError(f"{where}: SPACECRAFT_CLOCK_START_COUNT = {clock!r} must be a string")
+    cube = image.reshape(lines // block, len(filters), FRAMELET_LINES, FRAMELET_SAMPLES)
+    cube.flags.writeable = False
+    return RawProduct(
+        product_id=product_id,
+        target=target,
+        perijove=perijove_of(metadata, product_id),
+        filters=filters,
+        framelets=cube,
+        companding=companding,
+        start_time_utc=start,
+        stop_time_utc=stop,
+        exposure_ms=exposure_s * 1e3,
+        tdi_stages=tdi,
+        interframe_delay_s=interframe_s,
+        spacecraft_clock_start=clock,
+        metadata=freeze(metadata),
+        source=Path(source),
+    )
