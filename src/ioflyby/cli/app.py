@@ -42,6 +42,7 @@ def _register_verbs() -> None:
     # Imported for their side effect of adding verbs to ``app``; kept in one place.
     from ioflyby.cli import kernels_cmd  # noqa: F401
     from ioflyby.cli import ingest_cmd  # noqa: F401
+    from ioflyby.cli import flyby_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
