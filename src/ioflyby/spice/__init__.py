@@ -3,6 +3,19 @@
 Every other stage reads ephemerides, frames and clocks through SPICE only (spiceypy).
 """
 
+from ioflyby.spice.fetch import (
+    DEFAULT_BASE_URL,
+    FetchedFile,
+    FetchResult,
+    KernelChoice,
+    ListingEntry,
+    default_cache_dir,
+    download,
+    fetch_kernels,
+    parse_listing,
+    plan_kernels,
+    write_metakernel,
+)
 from ioflyby.spice.kernelset import (
     CoverageInterval,
     KernelSet,
@@ -14,11 +27,22 @@ from ioflyby.spice.kernelset import (
 )
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "CoverageInterval",
+    "FetchResult",
+    "FetchedFile",
+    "KernelChoice",
     "KernelSet",
+    "ListingEntry",
     "body_id",
     "body_name",
+    "default_cache_dir",
+    "download",
     "et_to_utc",
+    "fetch_kernels",
+    "parse_listing",
+    "plan_kernels",
     "spice_errors",
     "utc_to_et",
+    "write_metakernel",
 ]
