@@ -423,7 +423,6 @@ def download(
     target = Path(path)
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
-    interrupted: _Interrupted | None = None
     restarted = False
     attempt = 0
     while True:
@@ -437,7 +436,6 @@ def download(
                                  f"{MIRROR_HINT}") from None
             restarted = True
         except _Interrupted as exc:
-            interrupted = exc
             attempt += 1
             if attempt > retries:
                 of_total = f" of {exc.total}" if exc.total is not None else ""
