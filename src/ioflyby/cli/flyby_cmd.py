@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import typer
 from rich.table import Table
 
@@ -103,7 +102,11 @@ def search(
         if len(missing) == 5:
             typer.echo(ctx.get_help())
             raise typer.Exit(0)
-        raise click.UsageError(f"missing option(s) {', '.join(missing)} (or use `ioflyby flyby compare`)", ctx)
+        raise typer.BadParameter(
+            "missing: a search needs all of --observer, --target, --start, --stop, --kernels "
+            "(or use `ioflyby flyby compare`)",
+            param_hint=", ".join(missing),
+        )
     with KernelSet(_kernel_paths(kernels)) as kernel_set:
         result = find_encounters(
             kernel_set, observer, target, start, stop,
@@ -123,7 +126,7 @@ def _timeline(result, index: int | None, half_width: float, step: float, abcorr:
     if index is None:
         index = min(range(len(encounters)), key=lambda i: encounters[i].distance_km)
     if not 0 <= index < len(encounters):
-        raise click.BadParameter(f"--timeline-index {index} out of range 0..{len(encounters) - 1}")
+        raise typer.BadParameter(f"--timeline-index {index} out of range 0..{len(encounters) - 1}")
     centre = encounters[index]
     span = next((a, b) for a, b in result.searched if a <= centre.et <= b)
     points = timeline(result.observer, result.target, centre.et, half_width, step, abcorr, window=span)
@@ -138,14 +141,14 @@ def _timeline(result, index: int | None, half_width: float, step: float, abcorr:
 def _parse_case(spec: str, observer: str, target: str) -> EncounterCase:
     """``LABEL=KERNEL[,KERNEL...]`` or ``LABEL@OBSERVER=KERNEL...`` → EncounterCase."""
     if "=" not in spec:
-        raise click.BadParameter(f"--case {spec!r}: expected LABEL=METAKERNEL[,KERNEL...]")
+        raise typer.BadParameter(f"--case {spec!r}: expected LABEL=METAKERNEL[,KERNEL...]")
     label, paths = spec.split("=", 1)
     case_observer = observer
     if "@" in label:
         label, case_observer = label.split("@", 1)
     paths_list = _kernel_paths([paths])
     if not label.strip() or not paths_list:
-        raise click.BadParameter(f"--case {spec!r}: label and at least one kernel are required")
+        raise typer.BadParameter(f"--case {spec!r}: label and at least one kernel are required")
     return EncounterCase(label.strip(), paths_list, case_observer.strip(), target)
 
 
