@@ -65,9 +65,13 @@ def low_half_mean(frames: np.ndarray) -> np.ndarray:
     return np.sort(frames, axis=0)[:count].mean(axis=0, dtype=np.float64)
 
 
-def fit_dark_scale(background: np.ndarray, dark: np.ndarray, sky_percentile: float = 60.0) -> tuple[float, float, int]:
-    """Least-squares ``background ~ b + k * dark`` on dark-sky pixels -> (k >= 0, b, pixels used)."""
-    sky = background <= np.percentile(background, sky_percentile)
+def fit_dark_scale(background: np.ndarray, dark: np.ndarray, sky_margin_dn: float = 20.0) -> tuple[float, float, int]:
+    """Least-squares ``background ~ b + k * dark`` on dark-sky pixels -> (k >= 0, b, pixels used).
+
+    Dark sky = where the 9 x 9 median of ``background`` is within ``sky_margin_dn`` of its 5th
+    percentile (isolated hot pixels stay in the fit; the lit scene does not)."""
+    smooth = ndimage.median_filter(background, size=9, mode="nearest")
+    sky = smooth <= np.percentile(smooth, 5) + sky_margin_dn
     x = dark[sky].astype(np.float64)
     y = background[sky].astype(np.float64)
     if x.size < 1000 or np.var(x) <= 0:
