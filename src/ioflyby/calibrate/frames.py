@@ -101,7 +101,7 @@ def read_frame(path: Path) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - image libraries raise many types for corrupt files
         raise CalibrationError(f"{path}: cannot read calibration frame ({type(exc).__name__}: {exc})") from None
     array = np.squeeze(np.asarray(array))
-    if array.ndim != 2 or array.shape[1] != FRAME_SHAPE[1] or array.dtype.kind not in "uif b":
+    if array.ndim != 2 or array.shape[1] != FRAME_SHAPE[1] or array.dtype.kind not in "uifb":
         raise CalibrationError(f"{path}: calibration frame is {array.dtype} {array.shape}; expected (128 or 384, 1648)")
     return array.astype(np.float64)
 
