@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import spiceypy
 
-from ioflyby.errors import CoverageError, GeometryError, IoflybyError, KernelError
-from ioflyby.spice import et_to_utc, spice_errors
+from ioflyby.errors import CoverageError, GeometryError, IoflybyError
+from ioflyby.spice import body_id, et_to_utc, spice_errors
 
 DEFAULT_ABCORR = "NONE"
 """Geometric states: closest approach is where the true (not apparent) distance is smallest."""
@@ -133,24 +133,6 @@ def describe_body(target: int | str) -> BodyGeometry:
     return BodyGeometry(
         naif_id, name if found else str(naif_id), frame if frame_found else None, radii
     )
-
-
-def body_id(body: int | str) -> int:
-    """NAIF id of a body given by name (``IO``, ``JUNO``) or id; KernelError for unknown names.
-
-    (``ioflyby.spice.body_id`` assumes the found-flag form of ``bods2c``; this one asks SPICE
-    in that form explicitly.)
-    """
-    if isinstance(body, (int, np.integer)):
-        return int(body)
-    text = str(body).strip()
-    if text.lstrip("+-").isdigit():
-        return int(text)
-    with spiceypy.no_found_check():
-        code, found = spiceypy.bods2c(text)
-    if not found:
-        raise KernelError(f"unknown body name {text!r}: give a NAIF name (e.g. IO, JUNO) or id")
-    return int(code)
 
 
 def west_longitude_deg(lon_east_deg: float) -> float:
