@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ioflyby.fileio import atomic_write_text
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -101,9 +102,4 @@ class Report:
     def write(self, path: Path) -> Path:
         """Write the page to ``path`` atomically (temporary file in the same folder, renamed)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(self.render(path.parent))
-        os.replace(temporary, path)
-        return path
+        return atomic_write_text(path, self.render(path.parent))

@@ -6,7 +6,11 @@ Calibration frames are read from a directory the user names (layout in
 
 from ioflyby.calibrate.derive import DerivedFlat, derive_pixel_flat, write_derived_flat
 from ioflyby.calibrate.frames import CalibrationFile, scan_directory, select_file
-from ioflyby.calibrate.metrics import column_striping, lit_column_striping, vignetting_ratio
+from ioflyby.calibrate.metrics import (
+    column_striping,
+    lit_column_striping,
+    vignetting_ratio,
+)
 from ioflyby.calibrate.output import write_calibrated
 from ioflyby.calibrate.pipeline import (
     STEPS,

@@ -12,8 +12,6 @@ that. Pixels lit in fewer than ``min_count`` framelets get 1 and are reported in
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioflyby.errors import CalibrationError
+from ioflyby.fileio import AtomicFiles
 from ioflyby.ingest.product import RawProduct
 
 
@@ -94,32 +93,21 @@ def write_derived_flat(result: DerivedFlat, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"_pj{result.perijove:02d}" if result.perijove is not None else ""
-    pending: list[tuple[Path, Path]] = []
+    written: list[Path] = []
     summary = {"method": "median over framelets of pixel / mean of lit line neighbours", "perijove": result.perijove,
                "products": list(result.products), "filters": {}}
     try:
-        for filt, flat in result.flats.items():
-            name = filt.lower()
-            for final, array in ((out / f"pixelflat{tag}_{name}.tif", flat), (out / f"coverage{tag}_{name}.tif", result.coverage[filt])):
-                tmp = _temp(out, final.name)
-                tifffile.imwrite(tmp, array)
-                pending.append((tmp, final))
-            covered = result.coverage[filt] > 0
-            summary["filters"][filt] = {"covered_pixels": int(covered.sum()), "min": float(flat.min()), "max": float(flat.max())}
-        final = out / f"pixelflat{tag}.json"
-        tmp = _temp(out, final.name)
-        tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        pending.append((tmp, final))
-        for tmp, final in pending:
-            os.replace(tmp, final)
+        with AtomicFiles() as files:
+            for filt, flat in result.flats.items():
+                name = filt.lower()
+                for final, array in ((out / f"pixelflat{tag}_{name}.tif", flat), (out / f"coverage{tag}_{name}.tif", result.coverage[filt])):
+                    tifffile.imwrite(files.path(final), array)
+                    written.append(final)
+                covered = result.coverage[filt] > 0
+                summary["filters"][filt] = {"covered_pixels": int(covered.sum()), "min": float(flat.min()), "max": float(flat.max())}
+            final = out / f"pixelflat{tag}.json"
+            files.path(final).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            written.append(final)
     except OSError as exc:
-        for tmp, _ in pending:
-            tmp.unlink(missing_ok=True)
         raise CalibrationError(f"{out}: cannot write derived flat ({exc.strerror or exc})") from None
-    return [final for _, final in pending]
-
-
-def _temp(folder: Path, final_name: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".part", dir=folder)
-    os.close(handle)
-    return Path(name)
+    return written

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ioflyby.calibrate.pipeline import CalibratedProduct
 from ioflyby.errors import CalibrationError
+from ioflyby.fileio import AtomicFiles
 from ioflyby.ingest.product import thaw
 
 
@@ -24,31 +23,19 @@ def write_calibrated(result: CalibratedProduct, out_dir: str | Path) -> list[Pat
     out = Path(out_dir)
     product = result.product
     record = thaw(result.record)
-    pending: list[tuple[Path, Path]] = []
+    written: list[Path] = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for f_index, filt in enumerate(product.filters):
-            final = out / f"{product.product_id}_{filt}_cal.tif"
-            image = np.ascontiguousarray(result.data[:, f_index].reshape(-1, result.data.shape[-1]), dtype=np.float32)
-            description = json.dumps({"product_id": product.product_id, "filter": filt, "units": result.units,
-                                      "exposures": product.n_exposures, "framelet_lines": 128})
-            tmp = _temp(out, final.name)
-            tifffile.imwrite(tmp, image, description=description, metadata=None)
-            pending.append((tmp, final))
-        final = out / f"{product.product_id}_calibration.json"
-        tmp = _temp(out, final.name)
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        pending.append((tmp, final))
-        for tmp, final in pending:
-            os.replace(tmp, final)
+        with AtomicFiles() as files:
+            for f_index, filt in enumerate(product.filters):
+                final = out / f"{product.product_id}_{filt}_cal.tif"
+                image = np.ascontiguousarray(result.data[:, f_index].reshape(-1, result.data.shape[-1]), dtype=np.float32)
+                description = json.dumps({"product_id": product.product_id, "filter": filt, "units": result.units,
+                                          "exposures": product.n_exposures, "framelet_lines": 128})
+                tifffile.imwrite(files.path(final), image, description=description, metadata=None)
+                written.append(final)
+            final = out / f"{product.product_id}_calibration.json"
+            files.path(final).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+            written.append(final)
     except OSError as exc:
-        for tmp, _ in pending:
-            tmp.unlink(missing_ok=True)
         raise CalibrationError(f"{out}: cannot write calibrated product ({exc.strerror or exc})") from None
-    return [final for _, final in pending]
-
-
-def _temp(folder: Path, final_name: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".part", dir=folder)
-    os.close(handle)
-    return Path(name)
+    return written

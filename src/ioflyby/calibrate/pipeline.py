@@ -28,7 +28,12 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ioflyby.calibrate.frames import CalibrationFile, load_for_filter, scan_directory, select_file
+from ioflyby.calibrate.frames import (
+    CalibrationFile,
+    load_for_filter,
+    scan_directory,
+    select_file,
+)
 from ioflyby.errors import CalibrationError
 from ioflyby.ingest.product import RawProduct, freeze
 

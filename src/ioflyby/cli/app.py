@@ -40,9 +40,11 @@ def _root(
 
 def _register_verbs() -> None:
     # Imported for their side effect of adding verbs to ``app``; kept in one place.
-    from ioflyby.cli import kernels_cmd  # noqa: F401
-    from ioflyby.cli import ingest_cmd  # noqa: F401
-    from ioflyby.cli import flyby_cmd  # noqa: F401
+    from ioflyby.cli import (
+        flyby_cmd,  # noqa: F401
+        ingest_cmd,  # noqa: F401
+        kernels_cmd,  # noqa: F401
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

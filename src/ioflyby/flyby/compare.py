@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ioflyby.errors import GeometryError
+from ioflyby.fileio import atomic_write_text
 from ioflyby.flyby.geometry import DEFAULT_ABCORR, FlybyGeometry, timeline
-from ioflyby.flyby.plots import Track, basemap_path, plot_altitude, plot_ground_track, plot_resolution
+from ioflyby.flyby.plots import (
+    Track,
+    basemap_path,
+    plot_altitude,
+    plot_ground_track,
+    plot_resolution,
+)
 from ioflyby.flyby.search import Encounter, body_coverage, body_id, find_encounters
 from ioflyby.spice import KernelSet, et_to_utc
 
@@ -137,19 +142,6 @@ def analyse_case(
     return CaseResult(case.label, closest, len(result.encounters), points)
 
 
-def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def _cell(value: object) -> str:
     if value is None:
         return "–"
@@ -228,10 +220,10 @@ def compare_encounters(
         "timelines": {r.label: [p.to_dict() for p in r.timeline] for r in results},
         "notes": notes,
     }
-    outputs["json"] = _write_atomic(out / "comparison.json", json.dumps(table, indent=1, default=str))
+    outputs["json"] = atomic_write_text(out / "comparison.json", json.dumps(table, indent=1, default=str))
     pairs = dict.fromkeys(f"{r.closest.geometry.observer}–{r.closest.geometry.target}" for r in results)
     title = "Flyby comparison: " + ", ".join(pairs)
-    outputs["html"] = _write_atomic(out / "index.html", render_html(rows, PLOT_FILES, title, notes))
+    outputs["html"] = atomic_write_text(out / "index.html", render_html(rows, PLOT_FILES, title, notes))
     return {
         "encounters": rows,
         "outputs": {k: str(v) for k, v in outputs.items()},

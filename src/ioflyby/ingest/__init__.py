@@ -14,7 +14,13 @@ from ioflyby.ingest.companding import (
     decompand,
     decompanding_table,
 )
-from ioflyby.ingest.product import FRAMELET_LINES, FRAMELET_SAMPLES, KNOWN_FILTERS, MAX_LINES, RawProduct
+from ioflyby.ingest.product import (
+    FRAMELET_LINES,
+    FRAMELET_SAMPLES,
+    KNOWN_FILTERS,
+    MAX_LINES,
+    RawProduct,
+)
 from ioflyby.ingest.readers import read_product
 from ioflyby.ingest.writer import write_product
 

@@ -8,9 +8,7 @@ newline); the PNG is 8-bit greyscale, ``LINES`` x 1648.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,13 @@ import numpy as np
 from PIL import Image
 
 from ioflyby.errors import ProductError
-from ioflyby.ingest.product import FRAMELET_LINES, FRAMELET_SAMPLES, build_product, parse_filters
+from ioflyby.fileio import AtomicFiles
+from ioflyby.ingest.product import (
+    FRAMELET_LINES,
+    FRAMELET_SAMPLES,
+    build_product,
+    parse_filters,
+)
 
 _IMAGE_NUMBER = re.compile(r"[A-Z](\d{5})_V\d+$")
 
@@ -90,25 +94,10 @@ def write_product(
         raise ProductError(f"metadata for {product_id} is not JSON-serialisable: {exc}") from None
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[tuple[Path, Path]] = []
     try:
-        png_tmp = _temp_in(out, png_name)
-        Image.fromarray(image, mode="L").save(png_tmp, format="PNG")
-        written.append((png_tmp, out / png_name))
-        json_tmp = _temp_in(out, json_name)
-        json_tmp.write_text(text, encoding="ascii")
-        written.append((json_tmp, out / json_name))
-        for tmp, final in written:
-            os.replace(tmp, final)
+        with AtomicFiles() as files:
+            Image.fromarray(image, mode="L").save(files.path(out / png_name), format="PNG")
+            files.path(out / json_name).write_text(text, encoding="ascii")
     except OSError as exc:
-        for tmp, _ in written:
-            tmp.unlink(missing_ok=True)
         raise ProductError(f"{out}: cannot write product {product_id} ({exc.strerror or exc})") from None
     return out / png_name
-
-
-def _temp_in(folder: Path, final_name: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".part", dir=folder)
-    os.close(handle)
-    return Path(name)

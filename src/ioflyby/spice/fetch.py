@@ -23,7 +23,6 @@ import datetime as dt
 import http.client
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from ioflyby import __version__
 from ioflyby.errors import FetchError
+from ioflyby.fileio import atomic_write_text
 
 DEFAULT_BASE_URL = "https://naif.jpl.nasa.gov/pub/naif/"
 DEFAULT_PLANETS = "de440s.bsp"
@@ -768,16 +768,7 @@ def metakernel_text(cache_dir: Path, choices: Sequence[KernelChoice], comment: s
 
 def write_metakernel(path: Path, cache_dir: Path, choices: Sequence[KernelChoice], comment: str = "") -> Path:
     """Write the metakernel to ``path`` through a temporary file renamed when complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", errors="strict") as handle:
-            handle.write(metakernel_text(cache_dir.resolve(), choices, comment))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, metakernel_text(cache_dir.resolve(), choices, comment), encoding="ascii")
 
 
 # -- the whole job ------------------------------------------------------------------------------
