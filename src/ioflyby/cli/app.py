@@ -44,6 +44,7 @@ def _register_verbs() -> None:
         flyby_cmd,  # noqa: F401
         ingest_cmd,  # noqa: F401
         kernels_cmd,  # noqa: F401
+        pointing_cmd,  # noqa: F401
     )
 
 

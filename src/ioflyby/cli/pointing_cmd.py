@@ -1,0 +1,73 @@
+"""``ioflyby pointing``: solve JunoCam pointing from the target's limb; write a CK and a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ioflyby.cli.app import app
+from ioflyby.cli.output import console, emit
+from ioflyby.errors import PointingError
+
+PRIORS = ("auto", "ck", "search")
+
+
+def _print_result(result: dict) -> None:
+    table = Table(title=f"Pointing of {result['report']['product_id']} (start: {result['report']['start']})")
+    table.add_column("quantity")
+    table.add_column("value")
+    rows = [
+        ("timing offset", f"{result['timing_offset_s'] * 1e3:+.2f} ms"),
+        ("spin axis RA, Dec (J2000)", f"{result['spin_axis_ra_deg']:.4f}°, {result['spin_axis_dec_deg']:+.4f}°"),
+        ("spin rate", f"{result['spin_rate_rpm']:.5f} rpm"),
+        ("limb RMS", f"{result['limb_rms_px']:.3f} px over {result['n_limb_points']} points"),
+        ("CK", result["ck"]),
+        ("SCLK", result["sclk"] or "the loaded one"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    per_filter = Table(title="Limb residuals per filter (px)")
+    for column in ("filter", "points", "rms", "mean"):
+        per_filter.add_column(column)
+    for name, stats in result["report"]["per_filter"].items():
+        rms = "-" if stats["limb_rms_px"] is None else f"{stats['limb_rms_px']:.3f}"
+        mean = "-" if stats["limb_mean_px"] is None else f"{stats['limb_mean_px']:+.3f}"
+        per_filter.add_row(name, str(stats["n_limb_points"]), rms, mean)
+    console.print(per_filter)
+
+
+@app.command("pointing")
+def pointing(
+    product: Path = typer.Argument(..., help="Raw product: folder, PNG/JSON, zip or PDS3 label."),
+    kernels: list[Path] = typer.Option(..., "--kernels", help="Metakernel or kernel file (repeatable): LSK, PCK, FK, IK, SCLK, SPK; a CK is used as prior."),
+    out: Path = typer.Option(..., "--out", help="Folder for <product>_pointing.bc/.json."),
+    prior: str = typer.Option("auto", "--prior", help="auto (CK if loaded, else global search), ck, or search."),
+    align: bool = typer.Option(False, "--align", help="Also solve a small camera-alignment rotation (2 angles)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Recover the pointing from the image itself (limb of the target): timing offset, spin
+    axis, phase and rate; write it as a CK (with an SCLK if the loaded one cannot encode the
+    epochs) and a JSON report with residuals per framelet and per filter."""
+    from ioflyby.ingest import read_product
+    from ioflyby.pointing import solve_loaded, write_outputs
+    from ioflyby.spice import KernelSet
+
+    if prior not in PRIORS:
+        raise PointingError(f"--prior {prior!r}: use one of {', '.join(PRIORS)}")
+    raw = read_product(product)
+    with KernelSet(kernels):
+        with console.status("solving pointing from the limb", spinner="dots") if not as_json else _null():
+            solution = solve_loaded(raw, prior=prior, align=align)
+        result = write_outputs(solution, out)
+    emit(result, as_json, _print_result)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,27 @@
+"""Pointing from the image: sub-pixel limb detection, a robust least-squares solve of JunoCam's
+timing offset and Juno's spin attitude (axis, phase, rate), with or without a CK prior, and the
+solution written as a CK (plus an SCLK where needed) and a JSON report."""
+
+from ioflyby.pointing.attitude import SpinAttitude, camera_to_spacecraft
+from ioflyby.pointing.ck import sclk_covers, write_ck, write_outputs, write_project_sclk
+from ioflyby.pointing.limb import LimbPoints, detect_limb, detect_limb_framelet
+from ioflyby.pointing.model import FrameletEphemeris, LimbModel
+from ioflyby.pointing.solve import PointingSolution, framelet_nominal_ets, solve_loaded, solve_pointing
+
+__all__ = [
+    "FrameletEphemeris",
+    "LimbModel",
+    "LimbPoints",
+    "PointingSolution",
+    "SpinAttitude",
+    "camera_to_spacecraft",
+    "detect_limb",
+    "detect_limb_framelet",
+    "framelet_nominal_ets",
+    "sclk_covers",
+    "solve_loaded",
+    "solve_pointing",
+    "write_ck",
+    "write_outputs",
+    "write_project_sclk",
+]

@@ -1,0 +1,183 @@
+"""Writing a solved pointing as a SPICE CK (type 3, with angular velocity) and, where the loaded
+spacecraft clock kernel cannot encode the product's epochs, a project SCLK to go with it.
+
+Epoch convention of the CK: it is meant to be used with the *nominal* framelet epochs of the
+camera model (label START_TIME + IK START_TIME_BIAS + n·(INTERFRAME_DELAY + INTERFRAME_DELTA)
++ exposure/2), as every SPICE-based JunoCam tool computes them. The solved timing offset is
+therefore folded into the attitude: the CK at nominal epoch τ holds the spacecraft orientation
+at the true epoch τ + timing_offset_s. (The ephemeris is read at τ, which for Jupiter-range
+products changes nothing measurable; for close flybys use ``PointingSolution`` directly.)
+
+The CK holds the orientation of JUNO_SPACECRAFT (CK id −61000) relative to J2000; the FK's
+fixed chain gives JUNO_JUNOCAM from it. Files are written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import spiceypy
+from spiceypy.utils.exceptions import SpiceyError
+
+from ioflyby.errors import IoflybyError, KernelError
+from ioflyby.spice import spice_errors
+
+JUNO_CLOCK_ID = -61
+SPACECRAFT_CK_ID = -61000
+SAMPLE_STEP_S = 0.1
+MARGIN_S = 10.0
+_TICKS_PER_SECOND = 256
+
+
+def sclk_covers(et_start: float, et_stop: float, clock_id: int = JUNO_CLOCK_ID) -> bool:
+    """True when the loaded SCLK kernel converts ``et_start``…``et_stop`` (ET) to ticks and back
+    to within a millisecond."""
+    try:
+        for et in (et_start, et_stop):
+            ticks = spiceypy.sce2c(clock_id, et)
+            if abs(spiceypy.sct2e(clock_id, ticks) - et) > 1e-3:
+                return False
+        return True
+    except SpiceyError:
+        return False
+
+
+def write_project_sclk(path: Path, anchor_et: float, clock_id: int = JUNO_CLOCK_ID) -> Path:
+    """Write a one-partition SCLK text kernel for ``clock_id`` (Juno's two-field format, 256
+    ticks per second) that counts TDB seconds from ``anchor_et − 10⁸ s``. Valid for ±3 years
+    around the anchor. Its counts are *not* Juno's real clock counts: load it only to read CKs
+    written with it, and never together with an official Juno SCLK (they share keywords)."""
+    code = -clock_id
+    origin_et = anchor_et - 1.0e8
+    text = f"""KPL/SCLK
+
+Project SCLK written by ioflyby because the loaded Juno SCLK kernel could not encode the
+epochs of a solved pointing. Counts are TDB seconds since ET {origin_et:.3f} (not Juno's real
+spacecraft clock); 256 ticks per second; one partition.
+
+\\begindata
+
+SCLK_KERNEL_ID           = ( @2000-01-01/00:00:00.00 )
+SCLK_DATA_TYPE_{code}        = ( 1 )
+SCLK01_TIME_SYSTEM_{code}    = ( 1 )
+SCLK01_N_FIELDS_{code}       = ( 2 )
+SCLK01_MODULI_{code}         = ( 4294967296 256 )
+SCLK01_OFFSETS_{code}        = ( 0 0 )
+SCLK01_OUTPUT_DELIM_{code}   = ( 1 )
+SCLK_PARTITION_START_{code}  = ( 0.0 )
+SCLK_PARTITION_END_{code}    = ( {2.0e8 * _TICKS_PER_SECOND:.13E} )
+SCLK01_COEFFICIENTS_{code}   = ( 0.0 {origin_et:.6f} 1.0 )
+
+\\begintext
+"""
+    _atomic_write_text(path, text)
+    return path
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float = SAMPLE_STEP_S) -> dict:
+    """Write ``solution`` (a ``PointingSolution``) as a type-3 CK covering the product's framelet
+    epochs ± 10 s, sampled every ``step_s`` seconds, with angular velocity.
+
+    Needs the LSK and an SCLK for Juno loaded. Where that SCLK cannot encode the epochs, a
+    project SCLK is written next to the CK (or into ``sclk_dir``), loaded, and used.
+    Returns ``{"ck", "sclk", "sclk_kind", "start_et", "stop_et", "epochs"}``.
+    """
+    path = Path(path)
+    start = solution.nominal_start_et - MARGIN_S
+    stop = solution.nominal_stop_et + MARGIN_S
+    sclk_path: Path | None = None
+    sclk_kind = "loaded"
+    if not sclk_covers(start, stop):
+        sclk_path = Path(sclk_dir or path.parent) / (path.stem + ".tsc")
+        write_project_sclk(sclk_path, 0.5 * (start + stop))
+        with spice_errors(f"loading the project SCLK {sclk_path}"):
+            spiceypy.furnsh(str(sclk_path))
+        sclk_kind = "project"
+        if not sclk_covers(start, stop):
+            raise KernelError(f"the project SCLK {sclk_path} does not convert the product epochs; report this")
+    nominal = np.arange(start, stop + 0.5 * step_s, step_s)
+    attitude = solution.attitude
+    spacecraft_to_j2000 = attitude.spacecraft_to_j2000(nominal + solution.timing_offset_s)
+    # CK quaternions are of the C-matrix (J2000 → spacecraft).
+    quats = np.array([spiceypy.m2q(np.ascontiguousarray(m.T)) for m in spacecraft_to_j2000])
+    av = np.tile(attitude.angular_velocity_j2000, (len(nominal), 1))
+    with spice_errors("encoding CK epochs with the Juno SCLK"):
+        ticks = np.array([spiceypy.sce2c(JUNO_CLOCK_ID, float(et)) for et in nominal])
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        tmp.unlink()
+    handle = None
+    try:
+        with spice_errors(f"writing the CK {path}"):
+            handle = spiceypy.ckopn(str(tmp), "ioflyby pointing", 0)
+            spiceypy.ckw03(
+                handle, ticks[0], ticks[-1], SPACECRAFT_CK_ID, "J2000", True,
+                f"ioflyby {solution.product_id}"[:40], len(ticks), ticks, quats, av, 1, ticks[:1],
+            )
+            spiceypy.ckcls(handle)
+            handle = None
+    except IoflybyError:
+        if handle is not None:
+            spiceypy.ckcls(handle)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return {
+        "ck": str(path),
+        "sclk": str(sclk_path) if sclk_path else None,
+        "sclk_kind": sclk_kind,
+        "start_et": float(start),
+        "stop_et": float(stop),
+        "epochs": "nominal camera-model framelet epochs; timing_offset_s folded into the attitude",
+    }
+
+
+def write_outputs(solution, out_dir: Path) -> dict:
+    """Write ``<product>_pointing.bc`` (plus an SCLK when needed) and ``<product>_pointing.json``
+    into ``out_dir`` (created); kernels must still be loaded. Returns the CLI's JSON contract:
+    ``{"timing_offset_s", "spin_axis_ra_deg", "spin_axis_dec_deg", "spin_rate_rpm",
+    "limb_rms_px", "n_limb_points", "ck", ...}`` with the full report under ``"report"``."""
+    import json
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{solution.product_id}_pointing"
+    ck_info = write_ck(solution, out_dir / f"{stem}.bc")
+    report = solution.to_dict()
+    summary = {
+        "timing_offset_s": report["timing_offset_s"],
+        "spin_axis_ra_deg": report["spin_axis_ra_deg"],
+        "spin_axis_dec_deg": report["spin_axis_dec_deg"],
+        "spin_rate_rpm": report["spin_rate_rpm"],
+        "limb_rms_px": report["limb_rms_px"],
+        "n_limb_points": report["n_limb_points"],
+        "ck": ck_info["ck"],
+        "sclk": ck_info["sclk"],
+        "sclk_kind": ck_info["sclk_kind"],
+        "ck_epochs": ck_info["epochs"],
+        "report_json": str(out_dir / f"{stem}.json"),
+    }
+    full = dict(summary, report=report)
+    _atomic_write_text(out_dir / f"{stem}.json", json.dumps(_plain(full), indent=2))
+    return full
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

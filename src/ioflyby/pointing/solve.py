@@ -1,0 +1,418 @@
+"""Solving JunoCam pointing from the target's limb: timing offset, spin axis, phase and rate.
+
+Pipeline (``solve_pointing``):
+
+1. Detect sub-pixel limb points in every framelet (``limb.detect_limb``).
+2. Starting attitude, either from a loaded CK (``SpinAttitude.from_ck``) or, with no CK, from a
+   global search that assumes nothing about the spin-axis direction:
+
+   a. for each candidate spin rate (±1.85…2.15 rpm), the limb rays are "despun" to a common
+      epoch about the FK's spin axis in the camera frame, and a cone (the target's apparent
+      disc) is fitted to them by RANSAC; the best rate gives the target centre's direction in
+      the camera frame at that epoch (two of the three attitude angles);
+   b. the remaining angle, the roll about the camera → target line, is scanned over 360° and
+      scored by how many points the exact model (ellipsoid, lit limb only, gradient direction)
+      places near its predicted limb; the best few peaks go on to step 3.
+3. Robust least squares (``scipy.optimize.least_squares``, soft-L1 loss) of the timing offset,
+   spin-axis RA/Dec, phase and rate (optionally a two-angle camera alignment), with points
+   re-selected against the predicted lit limb at shrinking gates (40 → 3 px). The timing
+   offset carries a weak prior (0 ± 20 ms, the IK's stated jitter): far from the target, a
+   timing offset and a spin phase offset are indistinguishable, and the prior keeps the
+   problem well posed there; close to the target the data decide.
+
+Angles in radians inside, degrees in reports; times s past J2000 TDB.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import spiceypy
+from scipy.optimize import least_squares
+
+from ioflyby.camera import JunoCam
+from ioflyby.errors import PointingError
+from ioflyby.geometry import FrameletPose, framelet_pose_with_attitude, target_radii
+from ioflyby.pointing.attitude import (
+    SpinAttitude,
+    camera_to_spacecraft,
+    rotation_vector_matrix,
+)
+from ioflyby.pointing.limb import LimbPoints, detect_limb
+from ioflyby.pointing.model import FrameletEphemeris, LimbModel
+from ioflyby.spice import KernelSet, et_to_utc, utc_to_et
+
+RPM = 2.0 * np.pi / 60.0
+SEARCH_RATES_RPM = np.round(np.arange(1.85, 2.1501, 0.01), 4)
+TIMING_PRIOR_S = 0.020
+ALIGNMENT_PRIOR_RAD = np.radians(0.5)
+GATES_PX = (40.0, 15.0, 6.0, 3.0)
+LOSS_SCALE_PX = 0.5
+MAX_SOLVE_POINTS = 2500
+MIN_POINTS = 30
+GOOD_ENOUGH_RMS_PX = 1.5
+_SEARCH_POINTS = 1500
+_RANSAC_HYPOTHESES = 300
+_ROLL_STEP_DEG = 2.0
+_ROLL_CANDIDATES = 3
+
+
+@dataclass
+class PointingSolution:
+    """The solved pointing of one product.
+
+    ``attitude`` gives the spacecraft/camera orientation at *true* epochs; the true mid-exposure
+    epoch of a framelet is the camera model's nominal one plus ``timing_offset_s``.
+    """
+
+    product_id: str
+    target: str
+    attitude: SpinAttitude
+    timing_offset_s: float
+    limb_rms_px: float
+    n_limb_points: int
+    per_framelet: list[dict] = field(default_factory=list)
+    per_filter: dict[str, dict] = field(default_factory=dict)
+    start: str = "ck"
+    seconds: float = 0.0
+    nominal_start_et: float = 0.0
+    nominal_stop_et: float = 0.0
+    reference_utc: str = ""
+
+    def true_et(self, nominal_et: np.ndarray | float) -> np.ndarray | float:
+        """True epoch of a nominal camera-model epoch (s past J2000 TDB)."""
+        return nominal_et + self.timing_offset_s
+
+    def camera_to_j2000(self, nominal_et: np.ndarray | float) -> np.ndarray:
+        """Rotation JUNO_JUNOCAM → J2000 for a framelet whose *nominal* (camera-model) mid-exposure
+        epoch is ``nominal_et``: the attitude at the true epoch."""
+        return self.attitude.camera_to_j2000(self.true_et(nominal_et))
+
+    def framelet_pose(self, nominal_et: float, observer: str = "JUNO") -> FrameletPose:
+        """Full :class:`FrameletPose` (ephemeris at the true epoch, solved attitude) for a framelet
+        with nominal mid-exposure epoch ``nominal_et``; needs the SPK/PCK loaded."""
+        et = float(self.true_et(nominal_et))
+        return framelet_pose_with_attitude(self.target, et, self.attitude.camera_to_j2000(et), observer)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (degrees, rpm, seconds)."""
+        att = self.attitude
+        return {
+            "product_id": self.product_id,
+            "target": self.target,
+            "timing_offset_s": self.timing_offset_s,
+            "spin_axis_ra_deg": float(np.degrees(att.ra)),
+            "spin_axis_dec_deg": float(np.degrees(att.dec)),
+            "spin_phase_deg": float(np.degrees(att.phase) % 360.0),
+            "spin_phase_reference_utc": self.reference_utc,
+            "spin_rate_rpm": att.rate_rpm,
+            "camera_alignment_deg": [float(np.degrees(a)) for a in att.alignment],
+            "limb_rms_px": self.limb_rms_px,
+            "n_limb_points": self.n_limb_points,
+            "start": self.start,
+            "solve_seconds": self.seconds,
+            "per_filter": self.per_filter,
+            "per_framelet": self.per_framelet,
+        }
+
+
+# -- framelet bookkeeping ----------------------------------------------------------------------
+def framelet_nominal_ets(product, camera: JunoCam) -> np.ndarray:
+    """Nominal mid-exposure ET of every framelet, shape [exposure, filter] (camera model: label
+    START_TIME + START_TIME_BIAS + n·(INTERFRAME_DELAY + INTERFRAME_DELTA) + exposure/2)."""
+    start_et = utc_to_et(product.start_time_utc)
+    n = np.arange(product.n_exposures)
+    columns = [
+        camera.framelet_mid_et(name, start_et, product.interframe_delay_s, n, product.exposure_ms * 1e-3)
+        for name in product.filters
+    ]
+    return np.stack(columns, axis=1)
+
+
+def build_model(product, points: LimbPoints, camera: JunoCam, target: str) -> tuple[LimbModel, np.ndarray]:
+    """The LimbModel of ``points`` (one ephemeris entry per framelet holding points) and the
+    nominal framelet epochs [exposure, filter]."""
+    ets = framelet_nominal_ets(product, camera)
+    keys = points.exposure * len(product.filters) + points.filter_index
+    unique, framelet_of_point = np.unique(keys, return_inverse=True)
+    eph = FrameletEphemeris.from_spice(target, ets.reshape(-1)[unique])
+    return LimbModel(points, framelet_of_point, eph, camera, product.filters, target_radii(target)), ets
+
+
+# -- global search -----------------------------------------------------------------------------
+def _despun_rays(model: LimbModel, spin_axis_camera: np.ndarray, rate: float, ref_et: float) -> np.ndarray:
+    """Rays rotated about the camera-frame spin axis to where they point at ``ref_et`` (the
+    target held fixed in inertial space)."""
+    angle = rate * (model.ephemeris.et[model.framelet] - ref_et)
+    k = spin_axis_camera
+    r = model.rays[0]
+    cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    # Rodrigues, camera frame: c → J2000 is C_ref · Rot(k, angle) · r.
+    return r * cos + np.cross(k, r) * sin + np.outer(r @ k, k) * (1 - cos)
+
+
+def _ransac_cone(rays: np.ndarray, rho_range: tuple[float, float], rng: np.random.Generator) -> tuple[int, np.ndarray]:
+    """Best cone (axis c, any half-angle within ``rho_range`` rad) through unit ``rays``:
+    (number of inliers within 0.4°, axis)."""
+    n = len(rays)
+    picks = np.array([rng.choice(n, 3, replace=False) for _ in range(_RANSAC_HYPOTHESES)])
+    a = rays[picks]  # (H, 3, 3)
+    good = np.abs(np.linalg.det(a)) > 1e-9
+    w = np.full((len(a), 3), np.nan)
+    w[good] = np.linalg.solve(a[good], np.ones((good.sum(), 3, 1)))[..., 0]
+    norm = np.linalg.norm(w, axis=1)
+    axis = w / norm[:, None]
+    rho = np.arccos(np.clip(1.0 / norm, -1, 1))
+    plausible = good & (rho > rho_range[0]) & (rho < rho_range[1])
+    tolerance = np.sin(rho) * np.radians(0.4)
+    inliers = np.abs(axis @ rays.T - np.cos(rho)[:, None]) < tolerance[:, None]
+    counts = np.where(plausible, inliers.sum(axis=1), 0)
+    best = int(np.argmax(counts))
+    if counts[best] < 3:
+        return 0, axis[best]
+    # Refit on the inliers (linear, unconstrained half-angle).
+    sel = inliers[best]
+    w_fit, *_ = np.linalg.lstsq(rays[sel], np.ones(sel.sum()), rcond=None)
+    return int(counts[best]), w_fit / np.linalg.norm(w_fit)
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotation taking unit vector a to unit vector b."""
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis)
+    angle = np.arctan2(s, float(a @ b))
+    return rotation_vector_matrix(axis / s * angle) if s > 1e-15 else np.eye(3)
+
+
+def _roll_score(model: LimbModel, attitude: SpinAttitude) -> float:
+    res = model.residuals(attitude, 0.0)
+    weight = res.lit & res.aligned & np.isfinite(res.residual_px)
+    return float(np.sum(weight / (1.0 + (np.nan_to_num(res.residual_px, nan=1e9) / 10.0) ** 2)))
+
+
+def global_search(model: LimbModel, fk_rotation: np.ndarray, seed: int = 0) -> list[SpinAttitude]:
+    """Candidate attitudes (best first) from the limb alone, with no prior on the spin axis.
+
+    ``fk_rotation`` is JUNO_JUNOCAM → JUNO_SPACECRAFT; the spin axis is the spacecraft +Z.
+    """
+    rng = np.random.default_rng(seed)
+    sub = model.subset(np.sort(rng.choice(len(model), min(len(model), _SEARCH_POINTS), replace=False)))
+    ref_et = float(np.median(sub.ephemeris.et[sub.framelet]))
+    nearest = int(np.argmin(np.abs(sub.ephemeris.et - ref_et)))
+    centre_km = sub.ephemeris.target_position_km[nearest]
+    distance = float(np.linalg.norm(centre_km))
+    rho_min = np.arcsin(min(1.0, sub.radii.min() / distance))
+    rho_max = np.arcsin(min(1.0, sub.radii.max() / distance))
+    spin_axis_camera = fk_rotation.T @ np.array([0.0, 0.0, 1.0])
+    best = (-1, None, None)
+    for rpm in SEARCH_RATES_RPM:
+        for sign in (1.0, -1.0):
+            rate = sign * rpm * RPM
+            rays = _despun_rays(sub, spin_axis_camera, rate, ref_et)
+            count, axis = _ransac_cone(rays, (0.9 * rho_min, 1.1 * rho_max + 0.01), rng)
+            if count > best[0]:
+                best = (count, rate, axis)
+    count, rate, centre_camera = best
+    if rate is None or count < MIN_POINTS:
+        raise PointingError(
+            f"global pointing search found no consistent limb ({count} points fit a disc); "
+            "is the target in the image, or is the product too faint?"
+        )
+    u = centre_km / distance
+    align = _rotation_between(centre_camera, u)
+    scored = []
+    for psi in np.radians(np.arange(0.0, 360.0, _ROLL_STEP_DEG)):
+        camera_to_j2000 = rotation_vector_matrix(u * psi) @ align
+        attitude = SpinAttitude.from_camera_rotation(camera_to_j2000, ref_et, rate, fk_rotation)
+        scored.append((_roll_score(sub, attitude), psi, attitude))
+    scores = np.array([s[0] for s in scored])
+    order = []
+    for i in np.argsort(-scores):  # distinct local maxima, best first
+        is_peak = scores[i] >= scores[i - 1] and scores[i] >= scores[(i + 1) % len(scores)]
+        if is_peak:
+            order.append(scored[i][2])
+        if len(order) == _ROLL_CANDIDATES:
+            break
+    return order
+
+
+# -- least squares -----------------------------------------------------------------------------
+_SCALES = np.array([1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3])  # s, rad, rad, rad, rad/s, rad, rad
+
+
+def _apply(base: SpinAttitude, x: np.ndarray) -> tuple[SpinAttitude, float]:
+    p = x * _SCALES[: len(x)]
+    changes = {"ra": base.ra + p[1], "dec": base.dec + p[2], "phase": base.phase + p[3], "rate": base.rate + p[4]}
+    if len(p) > 5:
+        changes["alignment"] = (base.alignment[0] + p[5], base.alignment[1] + p[6])
+    return base.with_params(**changes), float(p[0])
+
+
+def _fit(model: LimbModel, base: SpinAttitude, dt0: float, align: bool) -> tuple[SpinAttitude, float, float]:
+    """One robust least-squares fit from ``base``/``dt0``; returns (attitude, dt, cost)."""
+    n_params = 7 if align else 5
+    # The pixel scale of the limb distance (|∇f|) hardly changes within a fit: hold it fixed,
+    # so each evaluation needs one ray per point instead of three.
+    inverse_scale = 1.0 / model.residuals(base, dt0).gradient_rad_per_px
+
+    def fun(x: np.ndarray) -> np.ndarray:
+        attitude, ddt = _apply(base, x)
+        dt = dt0 + ddt
+        res = np.nan_to_num(model.limb_angle(attitude, dt) * inverse_scale, nan=100.0)
+        priors = [dt / TIMING_PRIOR_S]
+        if align:
+            priors += [attitude.alignment[0] / ALIGNMENT_PRIOR_RAD, attitude.alignment[1] / ALIGNMENT_PRIOR_RAD]
+        return np.concatenate([res, priors])
+
+    result = least_squares(
+        fun, np.zeros(n_params), loss="soft_l1", f_scale=LOSS_SCALE_PX, diff_step=1e-4, x_scale=1.0,
+        xtol=1e-10, ftol=1e-10, max_nfev=60,
+    )
+    attitude, ddt = _apply(base, result.x)
+    return attitude, dt0 + ddt, float(result.cost)
+
+
+def refine(
+    model: LimbModel, attitude: SpinAttitude, dt: float = 0.0, align: bool = False, gates: Sequence[float] = GATES_PX
+) -> tuple[SpinAttitude, float, np.ndarray]:
+    """Alternate point selection (lit, gradient-aligned, |residual| < gate) and robust fits at
+    shrinking gates. Returns (attitude, timing offset s, boolean mask of the final inliers)."""
+    keep = np.zeros(len(model), bool)
+    for gate in gates:
+        res = model.residuals(attitude, dt)
+        keep = res.lit & res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gate)
+        if keep.sum() < MIN_POINTS:
+            raise PointingError(
+                f"only {int(keep.sum())} limb points lie within {gate:g} px of the predicted lit limb; "
+                "the starting attitude is too far off (load a CK, or check the target and kernels)"
+            )
+        chosen = np.nonzero(keep)[0]
+        if chosen.size > MAX_SOLVE_POINTS:
+            chosen = chosen[np.linspace(0, chosen.size - 1, MAX_SOLVE_POINTS).round().astype(int)]
+        attitude, dt, _ = _fit(model.subset(chosen), attitude, dt, align and gate <= gates[-1] * 2.5)
+    res = model.residuals(attitude, dt)
+    keep = res.lit & res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gates[-1])
+    return attitude, dt, keep
+
+
+def _statistics(model: LimbModel, attitude: SpinAttitude, dt: float, keep: np.ndarray, filters, ets) -> tuple:
+    res = model.residuals(attitude, dt).residual_px
+    pts = model.points
+    rms = float(np.sqrt(np.mean(res[keep] ** 2))) if keep.any() else float("nan")
+    per_filter = {}
+    for f, name in enumerate(filters):
+        sel = keep & (pts.filter_index == f)
+        per_filter[name] = {
+            "n_limb_points": int(sel.sum()),
+            "limb_rms_px": float(np.sqrt(np.mean(res[sel] ** 2))) if sel.any() else None,
+            "limb_mean_px": float(np.mean(res[sel])) if sel.any() else None,
+        }
+    per_framelet = []
+    for e in range(ets.shape[0]):
+        for f, name in enumerate(filters):
+            sel = keep & (pts.filter_index == f) & (pts.exposure == e)
+            if sel.any():
+                per_framelet.append(
+                    {
+                        "exposure": e,
+                        "filter": name,
+                        "n_limb_points": int(sel.sum()),
+                        "limb_rms_px": float(np.sqrt(np.mean(res[sel] ** 2))),
+                        "limb_mean_px": float(np.mean(res[sel])),
+                    }
+                )
+    return rms, per_filter, per_framelet
+
+
+def _ck_available(et_a: float, et_b: float) -> bool:
+    try:
+        spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et_a)
+        spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et_b)
+        return True
+    except spiceypy.utils.exceptions.SpiceyError:
+        return False
+
+
+def solve_loaded(product, prior: str = "auto", align: bool = False, camera: JunoCam | None = None) -> PointingSolution:
+    """Solve the pointing of ``product`` (a ``RawProduct``) with kernels already loaded.
+
+    ``prior``: ``"ck"`` (start from the loaded CK, error if none), ``"search"`` (global search,
+    ignore any CK) or ``"auto"`` (CK if it covers the product, else search).
+    """
+    clock = time.perf_counter()
+    camera = camera or JunoCam.from_kernel_pool(product.filters)
+    target = product.target.strip().upper()
+    points = detect_limb(product.decompanded())
+    if len(points) < MIN_POINTS:
+        raise PointingError(
+            f"{product.product_id}: only {len(points)} limb points found; the pointing solve needs "
+            f"the lit limb of {target} against the sky in the image"
+        )
+    model, ets = build_model(product, points, camera, target)
+    fk = camera_to_spacecraft(float(ets.flat[0]))
+    reference_et = utc_to_et(product.start_time_utc)
+    t_lo, t_hi = float(ets.min()), float(ets.max())
+    use_ck = prior == "ck" or (prior == "auto" and _ck_available(t_lo, t_hi))
+    if use_ck:
+        starts = [SpinAttitude.from_ck(t_lo, min(t_hi, t_lo + 2.0) if t_hi > t_lo else t_lo + 1.0, reference_et)]
+    else:
+        starts = global_search(model, fk)
+    best = None
+    for start in starts:
+        try:
+            attitude, dt, keep = refine(model, start, 0.0, align)
+        except PointingError:
+            continue
+        res = model.residuals(attitude, dt).residual_px[keep]
+        score = keep.sum() - 10.0 * np.sqrt(np.mean(res**2))
+        if best is None or score > best[0]:
+            best = (score, attitude, dt, keep)
+        if keep.sum() > 0.5 * len(model) and np.sqrt(np.mean(res**2)) < GOOD_ENOUGH_RMS_PX:
+            break  # a clearly right start: skip the other candidates
+    if best is None:
+        raise PointingError(
+            f"{product.product_id}: the pointing solve did not converge from any starting attitude "
+            f"({'CK' if use_ck else 'global search'}); check the kernels and the target name {target}"
+        )
+    _, attitude, dt, keep = best
+    # Report the phase at the product's START_TIME.
+    phase = attitude.phase + attitude.rate * (reference_et - attitude.reference_et)
+    attitude = attitude.with_params(phase=float(np.angle(np.exp(1j * phase))), reference_et=reference_et)
+    rms, per_filter, per_framelet = _statistics(model, attitude, dt, keep, product.filters, ets)
+    return PointingSolution(
+        product_id=product.product_id,
+        target=target,
+        attitude=attitude,
+        timing_offset_s=float(dt),
+        limb_rms_px=rms,
+        n_limb_points=int(keep.sum()),
+        per_framelet=per_framelet,
+        per_filter=per_filter,
+        start="ck" if use_ck else "global-search",
+        seconds=time.perf_counter() - clock,
+        nominal_start_et=t_lo,
+        nominal_stop_et=t_hi,
+        reference_utc=et_to_utc(reference_et, 6),
+    )
+
+
+def solve_pointing(
+    product, kernels: Sequence[str | Path] | str | Path | None = None, prior: str = "auto", align: bool = False
+) -> PointingSolution:
+    """Solve the pointing of ``product`` (``RawProduct`` or a path ``read_product`` accepts).
+
+    ``kernels``: metakernel(s)/files to load for the solve (LSK, PCK, FK, IK, SPK; a CK
+    optional), or None when the caller has loaded them. See :func:`solve_loaded`.
+    """
+    if not hasattr(product, "framelets"):
+        from ioflyby.ingest import read_product
+
+        product = read_product(product)
+    if kernels is None:
+        return solve_loaded(product, prior, align)
+    with KernelSet(kernels if isinstance(kernels, (list, tuple)) else [kernels]):
+        return solve_loaded(product, prior, align)
