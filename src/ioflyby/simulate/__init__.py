@@ -1,0 +1,41 @@
+"""The digital twin: SPICE kernels for a designed flyby (ephemeris, trajectory, attitude, clock,
+frames) and JunoCam raw products rendered from them with the project's own camera model.
+
+Entry points: :func:`build_twin` (what ``ioflyby simulate`` runs), :func:`design_flyby`,
+:class:`FrameletRenderer`, the writers in :mod:`ioflyby.simulate.textkernels`, and the scenario
+registry :data:`SCENARIOS`.
+"""
+
+from ioflyby.simulate.attitude import SpinAttitude, sclk_string, write_ck
+from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, Basemap, default_basemap_path, load_basemap
+from ioflyby.simulate.ephemeris import Segment, write_ephemeris_spk, write_spk
+from ioflyby.simulate.render import FrameletRenderer, HotSpot, ImagingSpec, NoiseModel, RenderResult
+from ioflyby.simulate.scenarios import SCENARIOS, PlannedImage, Scenario, TwinOptions, build_twin, get_scenario
+from ioflyby.simulate.trajectory import FlybyDesign, JovianOrbit, design_flyby
+
+__all__ = [
+    "LONGITUDE_CONVENTION",
+    "SCENARIOS",
+    "Basemap",
+    "FlybyDesign",
+    "FrameletRenderer",
+    "HotSpot",
+    "ImagingSpec",
+    "JovianOrbit",
+    "NoiseModel",
+    "PlannedImage",
+    "RenderResult",
+    "Scenario",
+    "Segment",
+    "SpinAttitude",
+    "TwinOptions",
+    "build_twin",
+    "default_basemap_path",
+    "design_flyby",
+    "get_scenario",
+    "load_basemap",
+    "sclk_string",
+    "write_ck",
+    "write_ephemeris_spk",
+    "write_spk",
+]
