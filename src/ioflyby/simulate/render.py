@@ -221,7 +221,7 @@ class FrameletRenderer:
                 cube[n, j] = self.digitise(signal, rng).reshape(FRAMELET_LINES, FRAMELET_SAMPLES)
                 on_target += index.size
                 if index.size:
-                    chosen = rng.choice(index.size, size=min(3, index.size), replace=False)
+                    chosen = rng.choice(index.size, size=min(8, index.size), replace=False)
                     lat, lon = planetocentric_latlon(points[chosen])
                     for c, la, lo in zip(chosen, lat, lon):
                         picks.append({

@@ -270,7 +270,10 @@ def write_ik(path: Path) -> Path:
         lines.append(f"{prefix}FOV_FRAME = 'JUNO_JUNOCAM'")
         lines.append(f"{prefix}FOV_SHAPE = '{shape}'")
         lines.append(f"{prefix}BORESIGHT = ( {' '.join(repr(v) for v in boresight)} )")
-        lines.append(f"{prefix}FOV_BOUNDARY_CORNERS = ( {' '.join(repr(v) for v in corners)} )")
+        triples = [" ".join(repr(v) for v in corners[i : i + 3]) for i in range(0, len(corners), 3)]
+        lines.append(f"{prefix}FOV_BOUNDARY_CORNERS = (")  # text kernel lines must stay short
+        lines.extend(f"    {t}" for t in triples)
+        lines.append("    )")
         lines.append("")
     return write_text_atomic(
         path, _kernel("KPL/IK", "ioflyby digital twin: JunoCam parameters of juno_junocam_v03.ti.", "\n".join(lines))

