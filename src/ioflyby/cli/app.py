@@ -45,6 +45,8 @@ def _register_verbs() -> None:
         ingest_cmd,  # noqa: F401
         kernels_cmd,  # noqa: F401
         pointing_cmd,  # noqa: F401
+        process_cmd,  # noqa: F401
+        simulate_cmd,  # noqa: F401
     )
 
 
