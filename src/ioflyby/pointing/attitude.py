@@ -91,7 +91,7 @@ class SpinAttitude:
     @property
     def axis(self) -> np.ndarray:
         """Unit spin axis in J2000."""
-        return axis_basis(self.ra, self.dec)[:, 2]
+        return np.ascontiguousarray(axis_basis(self.ra, self.dec)[:, 2])
 
     @property
     def rate_rpm(self) -> float:
@@ -144,15 +144,42 @@ class SpinAttitude:
         return cls(ra, dec, phase, float(rate), float(et), np.asarray(camera_to_spacecraft, float))
 
     @classmethod
+    def from_spin(
+        cls, spacecraft_to_j2000: np.ndarray, axis: np.ndarray, et: float, rate: float, camera_to_spacecraft: np.ndarray
+    ) -> SpinAttitude:
+        """The spin model about the J2000 unit ``axis`` whose spacecraft → J2000 rotation at
+        ``et`` is the given one; a spacecraft +Z off the axis becomes the alignment rotation."""
+        axis = np.asarray(axis, float) / np.linalg.norm(axis)
+        ra = float(np.arctan2(axis[1], axis[0]) % (2 * np.pi))
+        dec = float(np.arcsin(np.clip(axis[2], -1, 1)))
+        k = axis_basis(ra, dec).T @ spacecraft_to_j2000  # = Rz(phase) · A
+        phase = float(np.arctan2(k[1, 0], k[0, 0]))
+        for _ in range(8):  # A has no component about Z: move it into the phase
+            tilt = rotation_z(-phase) @ k
+            rotation_vector = _rotation_vector(tilt)
+            phase += float(rotation_vector[2])
+        tilt = _rotation_vector(rotation_z(-phase) @ k)
+        return cls(ra, dec, phase, float(rate), float(et), np.asarray(camera_to_spacecraft, float),
+                   (float(tilt[0]), float(tilt[1])))
+
+    @classmethod
     def from_ck(cls, et_a: float, et_b: float, reference_et: float) -> SpinAttitude:
-        """Spin model from the loaded CK: axis and phase at ``reference_et``, rate from the
-        rotation of the spacecraft between ``et_a`` and ``et_b`` (s past J2000 TDB)."""
+        """Spin model from the loaded CK: spin axis and rate from the spacecraft's rotation
+        between ``et_a`` and ``et_b`` (s past J2000 TDB, less than half a turn apart), phase and
+        any tilt of the spacecraft +Z from the spin axis (as alignment) at ``reference_et``."""
         with spice_errors(f"reading the Juno attitude (CK) at ET {et_a:.3f}…{et_b:.3f}"):
             ra_ = np.asarray(spiceypy.pxform(SPACECRAFT_FRAME, "J2000", et_a))
             rb_ = np.asarray(spiceypy.pxform(SPACECRAFT_FRAME, "J2000", et_b))
             ref = np.asarray(spiceypy.pxform(SPACECRAFT_FRAME, "J2000", reference_et))
-        relative = rb_ @ ra_.T
-        axis, angle = spiceypy.raxisa(relative)
-        sign = 1.0 if float(np.dot(axis, ref[:, 2])) >= 0 else -1.0
-        rate = sign * angle / (et_b - et_a)
-        return cls.from_spacecraft_rotation(ref, reference_et, rate, camera_to_spacecraft(reference_et))
+        axis, angle = spiceypy.raxisa(rb_ @ ra_.T)
+        axis = np.asarray(axis, float)
+        if float(axis @ ref[:, 2]) < 0:  # express as a rotation about the axis nearest +Z
+            axis, angle = -axis, -angle
+        rate = angle / (et_b - et_a)
+        return cls.from_spin(ref, axis, reference_et, rate, camera_to_spacecraft(reference_et))
+
+
+def _rotation_vector(matrix: np.ndarray) -> np.ndarray:
+    """Rotation vector (axis × angle, rad) of a rotation matrix."""
+    axis, angle = spiceypy.raxisa(np.ascontiguousarray(matrix))
+    return np.asarray(axis, float) * angle

@@ -50,6 +50,7 @@ RPM = 2.0 * np.pi / 60.0
 SEARCH_RATES_RPM = np.round(np.arange(1.85, 2.1501, 0.01), 4)
 TIMING_PRIOR_S = 0.020
 ALIGNMENT_PRIOR_RAD = np.radians(0.5)
+AXIS_PRIOR_RAD = np.radians(1.0)
 GATES_PX = (40.0, 15.0, 6.0, 3.0)
 LOSS_SCALE_PX = 0.5
 MAX_SOLVE_POINTS = 2500
@@ -82,6 +83,7 @@ class PointingSolution:
     nominal_start_et: float = 0.0
     nominal_stop_et: float = 0.0
     reference_utc: str = ""
+    sigma: dict[str, float] = field(default_factory=dict)
 
     def true_et(self, nominal_et: np.ndarray | float) -> np.ndarray | float:
         """True epoch of a nominal camera-model epoch (s past J2000 TDB)."""
@@ -113,6 +115,11 @@ class PointingSolution:
             "camera_alignment_deg": [float(np.degrees(a)) for a in att.alignment],
             "limb_rms_px": self.limb_rms_px,
             "n_limb_points": self.n_limb_points,
+            "formal_sigma": self.sigma,
+            "formal_sigma_note": (
+                "1-sigma from the final Jacobian, priors included (timing 0 +/- 20 ms; with a CK, spin axis "
+                "+/- 1 deg): a timing sigma near 20 ms means the limb cannot separate timing from spin phase"
+            ),
             "start": self.start,
             "solve_seconds": self.seconds,
             "per_filter": self.per_filter,
@@ -252,8 +259,11 @@ def _apply(base: SpinAttitude, x: np.ndarray) -> tuple[SpinAttitude, float]:
     return base.with_params(**changes), float(p[0])
 
 
-def _fit(model: LimbModel, base: SpinAttitude, dt0: float, align: bool) -> tuple[SpinAttitude, float, float]:
-    """One robust least-squares fit from ``base``/``dt0``; returns (attitude, dt, cost)."""
+def _fit(
+    model: LimbModel, base: SpinAttitude, dt0: float, align: bool, axis_prior: SpinAttitude | None = None
+) -> tuple[SpinAttitude, float, np.ndarray]:
+    """One robust least-squares fit from ``base``/``dt0``; returns (attitude, dt, formal 1-σ of
+    the parameters [s, rad, rad, rad, rad/s, (rad, rad)])."""
     n_params = 7 if align else 5
     # The pixel scale of the limb distance (|∇f|) hardly changes within a fit: hold it fixed,
     # so each evaluation needs one ray per point instead of three.
@@ -266,6 +276,9 @@ def _fit(model: LimbModel, base: SpinAttitude, dt0: float, align: bool) -> tuple
         priors = [dt / TIMING_PRIOR_S]
         if align:
             priors += [attitude.alignment[0] / ALIGNMENT_PRIOR_RAD, attitude.alignment[1] / ALIGNMENT_PRIOR_RAD]
+        if axis_prior is not None:
+            offset = _axis_offset(attitude, axis_prior)
+            priors += [offset[0] / AXIS_PRIOR_RAD, offset[1] / AXIS_PRIOR_RAD]
         return np.concatenate([res, priors])
 
     result = least_squares(
@@ -273,14 +286,39 @@ def _fit(model: LimbModel, base: SpinAttitude, dt0: float, align: bool) -> tuple
         xtol=1e-10, ftol=1e-10, max_nfev=60,
     )
     attitude, ddt = _apply(base, result.x)
-    return attitude, dt0 + ddt, float(result.cost)
+    return attitude, dt0 + ddt, _formal_sigma(result, len(model))
+
+
+def _axis_offset(attitude: SpinAttitude, prior: SpinAttitude) -> np.ndarray:
+    """Spin-axis offset from the prior's, in the prior's (east, north) tangent plane, rad."""
+    from ioflyby.pointing.attitude import axis_basis
+
+    basis = axis_basis(prior.ra, prior.dec)
+    return basis[:, :2].T @ attitude.axis
+
+
+def _formal_sigma(result, n_points: int) -> np.ndarray:
+    """1-σ of the parameters from the final Jacobian, scaled by the residual RMS (physical units)."""
+    jac = result.jac
+    rms = float(np.sqrt(np.mean(result.fun[:n_points] ** 2))) if n_points else 1.0
+    try:
+        cov = np.linalg.inv(jac.T @ jac) * max(rms, 1e-3) ** 2
+    except np.linalg.LinAlgError:
+        return np.full(jac.shape[1], np.inf)
+    return np.sqrt(np.clip(np.diag(cov), 0, None)) * _SCALES[: jac.shape[1]]
 
 
 def refine(
-    model: LimbModel, attitude: SpinAttitude, dt: float = 0.0, align: bool = False, gates: Sequence[float] = GATES_PX
-) -> tuple[SpinAttitude, float, np.ndarray]:
+    model: LimbModel,
+    attitude: SpinAttitude,
+    dt: float = 0.0,
+    align: bool = False,
+    gates: Sequence[float] = GATES_PX,
+    axis_prior: SpinAttitude | None = None,
+) -> tuple[SpinAttitude, float, np.ndarray, np.ndarray]:
     """Alternate point selection (lit, gradient-aligned, |residual| < gate) and robust fits at
-    shrinking gates. Returns (attitude, timing offset s, boolean mask of the final inliers)."""
+    shrinking gates. Returns (attitude, timing offset s, boolean mask of the final inliers,
+    formal 1-σ of the parameters of the last fit)."""
     keep = np.zeros(len(model), bool)
     for gate in gates:
         res = model.residuals(attitude, dt)
@@ -293,10 +331,10 @@ def refine(
         chosen = np.nonzero(keep)[0]
         if chosen.size > MAX_SOLVE_POINTS:
             chosen = chosen[np.linspace(0, chosen.size - 1, MAX_SOLVE_POINTS).round().astype(int)]
-        attitude, dt, _ = _fit(model.subset(chosen), attitude, dt, align and gate <= gates[-1] * 2.5)
+        attitude, dt, sigma = _fit(model.subset(chosen), attitude, dt, align and gate <= gates[-1] * 2.5, axis_prior)
     res = model.residuals(attitude, dt)
     keep = res.lit & res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gates[-1])
-    return attitude, dt, keep
+    return attitude, dt, keep, sigma
 
 
 def _statistics(model: LimbModel, attitude: SpinAttitude, dt: float, keep: np.ndarray, filters, ets) -> tuple:
@@ -364,13 +402,13 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
     best = None
     for start in starts:
         try:
-            attitude, dt, keep = refine(model, start, 0.0, align)
+            attitude, dt, keep, sigma = refine(model, start, 0.0, align, axis_prior=start if use_ck else None)
         except PointingError:
             continue
         res = model.residuals(attitude, dt).residual_px[keep]
         score = keep.sum() - 10.0 * np.sqrt(np.mean(res**2))
         if best is None or score > best[0]:
-            best = (score, attitude, dt, keep)
+            best = (score, attitude, dt, keep, sigma)
         if keep.sum() > 0.5 * len(model) and np.sqrt(np.mean(res**2)) < GOOD_ENOUGH_RMS_PX:
             break  # a clearly right start: skip the other candidates
     if best is None:
@@ -378,7 +416,7 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
             f"{product.product_id}: the pointing solve did not converge from any starting attitude "
             f"({'CK' if use_ck else 'global search'}); check the kernels and the target name {target}"
         )
-    _, attitude, dt, keep = best
+    _, attitude, dt, keep, sigma = best
     # Report the phase at the product's START_TIME.
     phase = attitude.phase + attitude.rate * (reference_et - attitude.reference_et)
     attitude = attitude.with_params(phase=float(np.angle(np.exp(1j * phase))), reference_et=reference_et)
@@ -397,6 +435,13 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
         nominal_start_et=t_lo,
         nominal_stop_et=t_hi,
         reference_utc=et_to_utc(reference_et, 6),
+        sigma={
+            "timing_offset_s": float(sigma[0]),
+            "spin_axis_ra_deg": float(np.degrees(sigma[1])),
+            "spin_axis_dec_deg": float(np.degrees(sigma[2])),
+            "spin_phase_deg": float(np.degrees(sigma[3])),
+            "spin_rate_rpm": float(sigma[4] / RPM),
+        },
     )
 
 

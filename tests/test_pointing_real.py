@@ -1,0 +1,121 @@
+"""Pointing solved with no CK for the five real JunoCam products, checked against independent
+facts: the limb fit (≤ 1 px), consecutive products of one perijove (the spin axis does not move
+between them), Juno's spin rate near 2 rpm, and the written CK read back by plain spiceypy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import spiceypy
+
+from ioflyby.camera import JunoCam
+from ioflyby.cli.app import main
+from ioflyby.ingest import read_product
+from ioflyby.pointing import framelet_nominal_ets, solve_loaded
+from ioflyby.spice import KernelSet
+
+PRODUCTS = (
+    "JNCE_2022186_43C00078_V01",
+    "JNCE_2022186_43C00080_V01",
+    "JNCE_2022186_43M00081_V01",
+    "JNCE_2022229_44C00029_V01",
+    "JNCE_2022229_44C00030_V01",
+)
+
+
+def _kernel_files(kernel_dir):
+    return [
+        kernel_dir / "lsk/naif0012.tls",
+        kernel_dir / "pck/pck00010.tpc",
+        kernel_dir / "fk/juno_v12.tf",
+        kernel_dir / "ik/juno_junocam_v03.ti",
+        kernel_dir / "sclk/jno_sclkscet_00090.tsc",
+        kernel_dir / "spk/spk_pre_220614_221109_220810_jm0450.bsp",
+    ]
+
+
+@pytest.fixture(scope="module")
+def solutions(kernel_dir, raw_products_dir):
+    out = {}
+    with KernelSet(_kernel_files(kernel_dir)):
+        for name in PRODUCTS:
+            out[name] = solve_loaded(read_product(raw_products_dir / name), prior="search")
+    return out
+
+
+@pytest.mark.parametrize("name", PRODUCTS)
+def test_limb_rms_below_one_pixel_without_ck(solutions, name):
+    solution = solutions[name]
+    assert solution.start == "global-search"
+    assert solution.limb_rms_px <= 1.0
+    assert solution.n_limb_points >= 500
+    for stats in solution.per_filter.values():
+        assert stats["limb_rms_px"] is not None and stats["limb_rms_px"] <= 1.2
+    # Juno spins at about 2 rpm (1.95-2.05 in flight; the search allowed 1.85-2.15 either way).
+    assert 1.95 <= abs(solution.attitude.rate_rpm) <= 2.05
+
+
+@pytest.mark.parametrize("pair", [("JNCE_2022229_44C00029_V01", "JNCE_2022229_44C00030_V01")])
+def test_consecutive_products_agree_on_the_spin_axis(solutions, pair):
+    """PJ44 images 10 minutes apart: no manoeuvre in between, so the same axis and rate.
+    (Seen from 37° latitude Jupiter's flattening pins the roll about the line of sight.)"""
+    a, b = (solutions[n].attitude for n in pair)
+    separation = np.degrees(np.arccos(np.clip(a.axis @ b.axis, -1, 1)))
+    assert separation < 0.5
+    assert abs(a.rate_rpm - b.rate_rpm) < 0.005
+
+
+def test_pj43_cone_angle_agrees_between_products(solutions, kernel_dir):
+    """The angle between the spin axis and Jupiter is what the limb fixes even pole-on; three
+    PJ43 products (4 minutes) must agree on it."""
+    angles = []
+    with KernelSet(_kernel_files(kernel_dir)):
+        for name in PRODUCTS[:3]:
+            s = solutions[name]
+            jupiter, _ = spiceypy.spkpos("JUPITER", s.nominal_start_et, "J2000", "LT+S", "JUNO")
+            angles.append(np.degrees(spiceypy.vsep(s.attitude.axis, jupiter)))
+    assert np.ptp(angles) < 0.3
+
+
+def test_cli_writes_a_ck_spiceypy_reads(kernel_dir, raw_products_dir, tmp_path, capsys):
+    name = "JNCE_2022229_44C00029_V01"
+    args = ["pointing", str(raw_products_dir / name), "--out", str(tmp_path), "--json"]
+    for path in _kernel_files(kernel_dir):
+        args += ["--kernels", str(path)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code in (0, None)
+    result = json.loads(capsys.readouterr().out)
+    for key in ("timing_offset_s", "spin_axis_ra_deg", "spin_axis_dec_deg", "spin_rate_rpm", "limb_rms_px", "n_limb_points", "ck"):
+        assert key in result
+    assert result["limb_rms_px"] <= 1.0
+    assert json.loads((tmp_path / f"{name}_pointing.json").read_text())["ck"] == result["ck"]
+    product = read_product(raw_products_dir / name)
+    with KernelSet(_kernel_files(kernel_dir) + [result["ck"]]):
+        ets = framelet_nominal_ets(product, JunoCam.from_kernel_pool(product.filters))
+        # An independent reader: spiceypy through the FK chain JUNO_JUNOCAM → JUNO_SPACECRAFT → CK.
+        ra, dec, rate = result["spin_axis_ra_deg"], result["spin_axis_dec_deg"], result["spin_rate_rpm"]
+        axis = spiceypy.radrec(1.0, np.radians(ra), np.radians(dec))
+        for et in ets[::5, 0]:
+            spacecraft = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", float(et)))
+            assert np.degrees(spiceypy.vsep(np.ascontiguousarray(spacecraft[:, 2]), axis)) < 1e-3
+            later = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", float(et) + 1.0))
+            angle = np.degrees(spiceypy.raxisa(later @ spacecraft.T)[1])
+            assert angle == pytest.approx(abs(rate) * 6.0, abs=1e-4)  # deg per second
+        # Re-solving with the written CK as prior reproduces the limb fit.
+        again = solve_loaded(product, prior="ck")
+    assert again.start == "ck"
+    assert again.limb_rms_px <= result["limb_rms_px"] + 0.05
+
+
+def test_product_without_limb_is_a_pointing_error(kernel_dir, raw_products_dir):
+    from dataclasses import replace
+
+    from ioflyby.errors import PointingError
+
+    product = read_product(raw_products_dir / PRODUCTS[0])
+    dark = replace(product, framelets=np.zeros_like(product.framelets))
+    with KernelSet(_kernel_files(kernel_dir)), pytest.raises(PointingError, match="limb"):
+        solve_loaded(dark, prior="search")
