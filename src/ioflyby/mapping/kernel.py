@@ -1,0 +1,343 @@
+"""Numba kernels of the inverse reprojection: map cell → surface point → framelet pixel → sample.
+
+The per-point mathematics repeats :meth:`ioflyby.geometry.FrameletPose.surface_to_rays` (light
+time per point to first order about the centre's, stellar aberration) followed by
+:meth:`ioflyby.camera.JunoCam.ray_to_pixel` (radial distortion), in scalar form so that one
+compiled loop does everything without temporaries; ``tests/test_mapping_reproject.py`` checks it
+against those numpy implementations. Frames: body-fixed (IAU_<TARGET>) for surface points,
+J2000 inside the pose, JUNO_JUNOCAM for rays. Units: km, s, radians, pixels.
+
+Packed pose layout (one row of ``poses`` per framelet, float64):
+    0:3 target position rel. spacecraft (J2000, km)   3:6 target velocity (km/s)
+    6:15 J2000→body rotation (row-major)              15:24 its rate (s⁻¹)
+    24 light time (s)                                 25:28 spacecraft barycentric velocity
+    28:37 camera→J2000 rotation (row-major)           37:40 spacecraft position, body-fixed (km)
+    40:43 Sun direction from the target, body-fixed   43 epoch minus the reference epoch (s)
+Packed camera layout: focal length (px), distortion centre x, y (IK pixels), k1, k2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+from ioflyby.mapping import projections as proj
+
+POSE_WIDTH = 44
+SPEED_OF_LIGHT_KM_S = 299792.458
+FIRST_LINE, LAST_LINE = 0.0, 127.0
+FIRST_SAMPLE, LAST_SAMPLE = 23.0, 1630.0  # photoactive columns (JunoCam IK)
+IK_OFFSET = 0.5
+LIGHT_TIME_ITERATIONS = 3
+
+PHOTOMETRY = {"none": 0, "lambert": 1, "lommel-seeliger": 2, "minnaert": 3}
+OVERLAP = {"feather": 0, "emission": 1}
+MIN_COS_INCIDENCE = 0.02
+BACKPLANES = ("weight", "incidence", "emission", "phase", "km_per_px", "time")
+
+
+@numba.njit(cache=True, inline="always")
+def surface_point(lat: float, lon: float, a: float, b: float, c: float):
+    """Triaxial-ellipsoid point (km) and outward unit normal at planetocentric (lat, lon)."""
+    dx, dy, dz = math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)
+    scale = 1.0 / math.sqrt((dx / a) ** 2 + (dy / b) ** 2 + (dz / c) ** 2)
+    px, py, pz = dx * scale, dy * scale, dz * scale
+    nx, ny, nz = px / (a * a), py / (b * b), pz / (c * c)
+    norm = math.sqrt(nx * nx + ny * ny + nz * nz)
+    return px, py, pz, nx / norm, ny / norm, nz / norm
+
+
+@numba.njit(cache=True)
+def point_to_pixel(pose: np.ndarray, cam: np.ndarray, px: float, py: float, pz: float):
+    """(sample, line, range_km) of body-fixed point (px, py, pz) in one framelet; NaN behind."""
+    # rotation(delta)^T · p = R^T p + delta · Rdot^T p, so both products are formed once.
+    rx = pose[6] * px + pose[9] * py + pose[12] * pz
+    ry = pose[7] * px + pose[10] * py + pose[13] * pz
+    rz = pose[8] * px + pose[11] * py + pose[14] * pz
+    dx = pose[15] * px + pose[18] * py + pose[21] * pz + pose[3]
+    dy = pose[16] * px + pose[19] * py + pose[22] * pz + pose[4]
+    dz = pose[17] * px + pose[20] * py + pose[23] * pz + pose[5]
+    rx += pose[0]
+    ry += pose[1]
+    rz += pose[2]
+    delta = 0.0
+    lx, ly, lz = rx, ry, rz
+    for _ in range(LIGHT_TIME_ITERATIONS):
+        lx, ly, lz = rx + delta * dx, ry + delta * dy, rz + delta * dz
+        delta = pose[24] - math.sqrt(lx * lx + ly * ly + lz * lz) / SPEED_OF_LIGHT_KM_S
+    distance = math.sqrt(lx * lx + ly * ly + lz * lz)
+    ux, uy, uz = lx / distance, ly / distance, lz / distance
+    bx, by, bz = pose[25] / SPEED_OF_LIGHT_KM_S, pose[26] / SPEED_OF_LIGHT_KM_S, pose[27] / SPEED_OF_LIGHT_KM_S
+    hx, hy, hz = uy * bz - uz * by, uz * bx - ux * bz, ux * by - uy * bx
+    cos_phi = math.sqrt(max(0.0, 1.0 - (hx * hx + hy * hy + hz * hz)))
+    ax = ux * cos_phi + (hy * uz - hz * uy)
+    ay = uy * cos_phi + (hz * ux - hx * uz)
+    az = uz * cos_phi + (hx * uy - hy * ux)
+    # camera = (camera→J2000)^T · apparent
+    cx = pose[28] * ax + pose[31] * ay + pose[34] * az
+    cy = pose[29] * ax + pose[32] * ay + pose[35] * az
+    cz = pose[30] * ax + pose[33] * ay + pose[36] * az
+    if cz <= 0.0:
+        return math.nan, math.nan, distance
+    focal = cam[0]
+    x, y = focal * cx / cz, focal * cy / cz
+    r2 = x * x + y * y
+    scale = 1.0 + cam[3] * r2 + cam[4] * r2 * r2
+    return x * scale + cam[1] - IK_OFFSET, y * scale + cam[2] - IK_OFFSET, distance
+
+
+@numba.njit(cache=True)
+def points_to_pixels(pose: np.ndarray, cam: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`point_to_pixel` over points (n, 3) → (n, 3): sample, line, range."""
+    out = np.empty((points.shape[0], 3))
+    for i in range(points.shape[0]):
+        s, l, r = point_to_pixel(pose, cam, points[i, 0], points[i, 1], points[i, 2])
+        out[i, 0], out[i, 1], out[i, 2] = s, l, r
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _cell_latlon(code, params, x_min, y_max, cell, col, row, clamp):
+    x = x_min + col * cell
+    y = y_max - row * cell
+    if clamp:
+        radius, p = params[0], params[3]
+        if code == proj.ORTHOGRAPHIC or code == proj.PERSPECTIVE:
+            limit = radius if code == proj.ORTHOGRAPHIC else radius * math.sqrt((p - 1.0) / (p + 1.0))
+            rho = math.hypot(x, y)
+            if rho > limit * 0.999999:
+                x *= limit * 0.999999 / rho
+                y *= limit * 0.999999 / rho
+        elif code == proj.EQUIRECTANGULAR:
+            y = min(max(y, -radius * math.pi / 2.0), radius * math.pi / 2.0)
+    return proj.inverse(code, params, x, y)
+
+
+@numba.njit(cache=True, inline="always")
+def _point_quantities(pose, cam, px, py, pz, nx, ny, nz, out):
+    """out[:] = sample, line, cos(emission), cos(incidence), cos(phase), range_km."""
+    s, l, distance = point_to_pixel(pose, cam, px, py, pz)
+    ex, ey, ez = pose[37] - px, pose[38] - py, pose[39] - pz
+    e_norm = math.sqrt(ex * ex + ey * ey + ez * ez)
+    out[0], out[1] = s, l
+    out[2] = (nx * ex + ny * ey + nz * ez) / e_norm
+    out[3] = nx * pose[40] + ny * pose[41] + nz * pose[42]
+    out[4] = (ex * pose[40] + ey * pose[41] + ez * pose[42]) / e_norm
+    out[5] = distance
+
+
+@numba.njit(cache=True, parallel=True)
+def candidate_blocks(code, params, x_min, y_max, cell, height, width, block, radii, poses, cams):
+    """Boolean [block_rows, block_cols, framelets]: may framelet f see any cell of the block?
+
+    Conservative test on the block's corners (corners off the map's domain are first moved to
+    its edge): the corners' pixel bounding box, grown by half its size plus 2 px, must meet the
+    photoactive area, and some corner must roughly face the camera; blocks with a corner
+    behind the camera are kept.
+    """
+    n_by = (height + block - 1) // block
+    n_bx = (width + block - 1) // block
+    n_f = poses.shape[0]
+    a, b, c = radii[0], radii[1], radii[2]
+    corner = np.full((n_f, n_by + 1, n_bx + 1, 6), np.nan)
+    for iy in prange(n_by + 1):
+        for ix in range(n_bx + 1):
+            lat, lon = _cell_latlon(code, params, x_min, y_max, cell, ix * block, iy * block, True)
+            if not math.isfinite(lat):
+                continue
+            px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
+            for f in range(n_f):
+                _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, corner[f, iy, ix])
+    cand = np.zeros((n_by, n_bx, n_f), dtype=np.bool_)
+    for iy in prange(n_by):
+        for ix in range(n_bx):
+            for f in range(n_f):
+                cand[iy, ix, f] = _block_may_see(corner[f], iy, ix, -0.1)
+    return cand
+
+
+@numba.njit(cache=True, inline="always")
+def _block_may_see(corner, iy, ix, min_cos_e):
+    """Conservative footprint test of one block from its four corner quantities."""
+    s_lo, s_hi, l_lo, l_hi = np.inf, -np.inf, np.inf, -np.inf
+    finite, facing = 0, 0
+    for dy in range(2):
+        for dx in range(2):
+            s = corner[iy + dy, ix + dx, 0]
+            l = corner[iy + dy, ix + dx, 1]
+            if corner[iy + dy, ix + dx, 2] > min_cos_e:
+                facing += 1
+            if math.isfinite(s) and math.isfinite(l):
+                finite += 1
+                s_lo, s_hi = min(s_lo, s), max(s_hi, s)
+                l_lo, l_hi = min(l_lo, l), max(l_hi, l)
+    if finite == 0 or facing == 0:
+        return False
+    if finite < 4:
+        return True
+    margin = 0.5 * max(s_hi - s_lo, l_hi - l_lo) + 2.0
+    return (s_hi + margin >= FIRST_SAMPLE and s_lo - margin <= LAST_SAMPLE
+            and l_hi + margin >= FIRST_LINE and l_lo - margin <= LAST_LINE)
+
+
+@numba.njit(cache=True, inline="always")
+def _bilinear(image, s, l):
+    i0 = int(math.floor(l))
+    j0 = int(math.floor(s))
+    i1 = min(i0 + 1, image.shape[0] - 1)
+    j1 = min(j0 + 1, image.shape[1] - 1)
+    fl, fs = l - i0, s - j0
+    top = image[i0, j0] * (1.0 - fs) + image[i0, j1] * fs
+    bottom = image[i1, j0] * (1.0 - fs) + image[i1, j1] * fs
+    return top * (1.0 - fl) + bottom * fl
+
+
+@numba.njit(cache=True, inline="always")
+def _accumulate(q, f, value_image, channel, cams, poses, photometry, minnaert_k, overlap, feather_px,
+                acc, wsum, best, planes, row, col):
+    """Sample framelet f at q's (sample, line) and add it to cell (row, col)."""
+    s, l, cos_e, cos_i = q[0], q[1], q[2], q[3]
+    if cos_e <= 0.0:
+        return
+    if not (FIRST_LINE <= l <= LAST_LINE and FIRST_SAMPLE <= s <= LAST_SAMPLE):
+        return
+    value = _bilinear(value_image, s, l)
+    if not math.isfinite(value):
+        return
+    if photometry != 0:
+        if cos_i < MIN_COS_INCIDENCE:
+            return
+        if photometry == 1:
+            value /= cos_i
+        elif photometry == 2:
+            value *= (cos_i + cos_e) / (2.0 * cos_i)
+        else:
+            value /= cos_i**minnaert_k * cos_e ** (minnaert_k - 1.0)
+    edge = min(l - FIRST_LINE + 0.5, LAST_LINE + 0.5 - l, s - FIRST_SAMPLE + 0.5, LAST_SAMPLE + 0.5 - s)
+    weight = min(1.0, edge / feather_px) if feather_px > 0 else 1.0
+    k = channel[f]
+    if overlap == 0:
+        acc[k, row, col] += weight * value
+        wsum[k, row, col] += weight
+    elif cos_e > best[k, row, col]:
+        best[k, row, col] = cos_e
+        acc[k, row, col] = value
+        wsum[k, row, col] = 1.0
+    planes[0, row, col] += weight
+    planes[1, row, col] += weight * math.acos(min(1.0, max(-1.0, cos_i)))
+    planes[2, row, col] += weight * math.acos(min(1.0, cos_e))
+    planes[3, row, col] += weight * math.acos(min(1.0, max(-1.0, q[4])))
+    planes[4, row, col] += weight * q[5] / cams[f, 0]
+    planes[5, row, col] += weight * poses[f, 43]
+
+
+@numba.njit(cache=True, parallel=True)
+def reproject_blocks(
+    code, params, x_min, y_max, cell, height, width, block, sub, radii, poses, cams, images, channel,
+    cand, tolerance_px, photometry, minnaert_k, overlap, feather_px, acc, wsum, best, planes, counts,
+):
+    """Accumulate framelet samples into map cells (rows of coarse blocks in parallel).
+
+    Each candidate (block, framelet) pair gets a lattice of exact pixel coordinates every
+    ``sub`` cells; a ``sub``×``sub`` sub-block whose four nodes are on the map and in front of
+    the camera, and whose exact centre differs from the bilinear interpolation of its nodes by
+    less than ``tolerance_px``, is interpolated; other sub-blocks are computed per cell.
+    ``acc``/``wsum`` [channel, row, col]: Σ w·value and Σ w; ``best``: cos(emission) of the kept
+    sample (overlap = best emission); ``planes`` [6, row, col]: Σ w and Σ w·(incidence,
+    emission, phase, km/px, time) over all channels; ``counts`` [block_rows, 3]: sub-blocks
+    skipped, computed exactly, interpolated.
+    """
+    n_by, n_bx, n_f = cand.shape
+    a, b, c = radii[0], radii[1], radii[2]
+    n_sub = block // sub
+    n_node = n_sub + 1
+    for iy in prange(n_by):
+        q = np.empty(6)
+        centre = np.empty(6)
+        nodes = np.empty((n_node, n_node, 7))  # point xyz, normal xyz, inside flag
+        quant = np.empty((n_f, n_node, n_node, 6))
+        submode = np.zeros((n_f, n_sub, n_sub), dtype=np.int8)
+        for ix in range(n_bx):
+            any_f = False
+            for f in range(n_f):
+                any_f = any_f or cand[iy, ix, f]
+            if not any_f:
+                continue
+            row0, col0 = iy * block, ix * block
+            for na in range(n_node):
+                for nb in range(n_node):
+                    lat, lon = _cell_latlon(code, params, x_min, y_max, cell, col0 + nb * sub, row0 + na * sub, False)
+                    if math.isfinite(lat):
+                        px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
+                        nodes[na, nb, 0], nodes[na, nb, 1], nodes[na, nb, 2] = px, py, pz
+                        nodes[na, nb, 3], nodes[na, nb, 4], nodes[na, nb, 5] = nx, ny, nz
+                        nodes[na, nb, 6] = 1.0
+                    else:
+                        nodes[na, nb, 6] = 0.0
+            for f in range(n_f):
+                if not cand[iy, ix, f]:
+                    continue
+                for na in range(n_node):
+                    for nb in range(n_node):
+                        if nodes[na, nb, 6] > 0:
+                            _point_quantities(poses[f], cams[f], nodes[na, nb, 0], nodes[na, nb, 1], nodes[na, nb, 2],
+                                              nodes[na, nb, 3], nodes[na, nb, 4], nodes[na, nb, 5], quant[f, na, nb])
+                        else:
+                            for j in range(6):
+                                quant[f, na, nb, j] = np.nan
+                for sa in range(n_sub):
+                    for sb in range(n_sub):
+                        ok = (nodes[sa, sb, 6] > 0 and nodes[sa + 1, sb, 6] > 0 and nodes[sa, sb + 1, 6] > 0
+                              and nodes[sa + 1, sb + 1, 6] > 0)
+                        if ok and not _block_may_see(quant[f], sa, sb, -0.05):
+                            submode[f, sa, sb] = 0
+                            counts[iy, 0] += 1
+                            continue
+                        mode = 1
+                        if ok and math.isfinite(quant[f, sa, sb, 0] + quant[f, sa + 1, sb, 0] + quant[f, sa, sb + 1, 0] + quant[f, sa + 1, sb + 1, 0]):
+                            lat, lon = _cell_latlon(code, params, x_min, y_max, cell, col0 + (sb + 0.5) * sub, row0 + (sa + 0.5) * sub, False)
+                            px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
+                            _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, centre)
+                            s_mid = 0.25 * (quant[f, sa, sb, 0] + quant[f, sa + 1, sb, 0] + quant[f, sa, sb + 1, 0] + quant[f, sa + 1, sb + 1, 0])
+                            l_mid = 0.25 * (quant[f, sa, sb, 1] + quant[f, sa + 1, sb, 1] + quant[f, sa, sb + 1, 1] + quant[f, sa + 1, sb + 1, 1])
+                            if math.hypot(s_mid - centre[0], l_mid - centre[1]) < tolerance_px:
+                                mode = 2
+                        submode[f, sa, sb] = mode
+                        counts[iy, mode] += 1
+            for sa in range(n_sub):
+                for sb in range(n_sub):
+                    exact_needed = False
+                    for f in range(n_f):
+                        if cand[iy, ix, f] and submode[f, sa, sb] == 1:
+                            exact_needed = True
+                    for row in range(row0 + sa * sub, min(row0 + (sa + 1) * sub, height)):
+                        v = (row + 0.5 - row0 - sa * sub) / sub
+                        for col in range(col0 + sb * sub, min(col0 + (sb + 1) * sub, width)):
+                            u = (col + 0.5 - col0 - sb * sub) / sub
+                            px = py = pz = nx = ny = nz = 0.0
+                            on_map = True
+                            if exact_needed:
+                                lat, lon = _cell_latlon(code, params, x_min, y_max, cell, col + 0.5, row + 0.5, False)
+                                on_map = math.isfinite(lat)
+                                if on_map:
+                                    px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
+                            w00, w01, w10, w11 = (1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v
+                            for f in range(n_f):
+                                if not cand[iy, ix, f]:
+                                    continue
+                                m = submode[f, sa, sb]
+                                if m == 0:
+                                    continue
+                                if m == 1:
+                                    if not on_map:
+                                        continue
+                                    _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, q)
+                                else:
+                                    for j in range(6):
+                                        q[j] = (w00 * quant[f, sa, sb, j] + w01 * quant[f, sa, sb + 1, j]
+                                                + w10 * quant[f, sa + 1, sb, j] + w11 * quant[f, sa + 1, sb + 1, j])
+                                _accumulate(q, f, images[f], channel, cams, poses, photometry, minnaert_k, overlap,
+                                            feather_px, acc, wsum, best, planes, row, col)
