@@ -57,9 +57,11 @@ def pj57(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module", params=["pj58", "galileo-i32"])
 def small_twin(request, tmp_path_factory) -> dict:
-    """Other scenarios, with one short product each (the C/A check needs the kernels only)."""
+    """Other scenarios, with one short product each (the C/A check needs the kernels only);
+    galileo-i32 uses the project-written FK/IK (the no-external-file path of the demo)."""
     out = tmp_path_factory.mktemp(request.param) / "twin"
-    return build_twin(request.param, out, TwinOptions(images=(PlannedImage(-300.0, n_exposures=2),)))
+    options = TwinOptions(images=(PlannedImage(-300.0, n_exposures=2),), use_official_fk_ik=request.param == "pj58")
+    return build_twin(request.param, out, options)
 
 
 def test_cli_contract_and_files(pj57):
@@ -135,6 +137,8 @@ def test_closest_approach_pj57(pj57):
 def test_closest_approach_other_scenarios(small_twin):
     _check_ca(small_twin)
     assert read_product(small_twin["products"][0]).n_exposures == 2
+    expected = "official" if small_twin["truth"]["scenario"] == "pj58" else "written"
+    assert small_twin["truth"]["kernels"]["fk_ik_source"] == expected
 
 
 def _ik_ray(naif: int, sample: float, line: float) -> np.ndarray:

@@ -7,10 +7,28 @@ registry :data:`SCENARIOS`.
 """
 
 from ioflyby.simulate.attitude import SpinAttitude, sclk_string, write_ck
-from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, Basemap, default_basemap_path, load_basemap
+from ioflyby.simulate.basemap import (
+    LONGITUDE_CONVENTION,
+    Basemap,
+    default_basemap_path,
+    load_basemap,
+)
 from ioflyby.simulate.ephemeris import Segment, write_ephemeris_spk, write_spk
-from ioflyby.simulate.render import FrameletRenderer, HotSpot, ImagingSpec, NoiseModel, RenderResult
-from ioflyby.simulate.scenarios import SCENARIOS, PlannedImage, Scenario, TwinOptions, build_twin, get_scenario
+from ioflyby.simulate.render import (
+    FrameletRenderer,
+    HotSpot,
+    ImagingSpec,
+    NoiseModel,
+    RenderResult,
+)
+from ioflyby.simulate.scenarios import (
+    SCENARIOS,
+    PlannedImage,
+    Scenario,
+    TwinOptions,
+    build_twin,
+    get_scenario,
+)
 from ioflyby.simulate.trajectory import FlybyDesign, JovianOrbit, design_flyby
 
 __all__ = [

@@ -87,7 +87,7 @@ def et_to_sclk_ticks(et: float) -> float:
 
 def sclk_string(et: float) -> str:
     """Clock count in the Metadata.json format ``count:fraction`` (e.g. ``710295867:187``)."""
-    ticks = round(et_to_sclk_ticks(et))
+    ticks = int(round(et_to_sclk_ticks(et)))
     return f"{ticks // 256}:{ticks % 256}"
 
 

@@ -223,7 +223,7 @@ def build_metadata(scenario: Scenario, spec: ImagingSpec, product_id: str, label
         "PJ": str(scenario.orbit_number),
         "PROCESSING_LEVEL_ID": 2,
         "PRODUCER_ID": "IOFLYBY_DIGITAL_TWIN",
-        "PRODUCT_CREATION_TIME": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "PRODUCT_CREATION_TIME": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         "PRODUCT_ID": product_id,
         "PRODUCT_VERSION_ID": 1,
         "RATIONALE_DESC": f"ioflyby digital twin ({scenario.name}): simulated, not a real observation",
@@ -320,7 +320,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
         crossings = [_boresight_crossing(attitude, scenario.target, boresight, ca_et + im.offset_s) for im in images]
     truth_files = [files[k] for k in ("lsk", "pck", "ephemeris", "spacecraft", "fk", "ik", "sclk", "ck_truth")]
     nominal_files = truth_files[:-1] + [files["ck"]]
-    rel = lambda p: os.path.relpath(p, tmp) if Path(p).is_relative_to(tmp) else None  # noqa: E731
+    rel = lambda p: os.path.relpath(p, tmp) if Path(p).is_relative_to(tmp) else None
     for name, listed in (("twin.tm", nominal_files), ("twin_truth.tm", truth_files)):
         inside = [rel(p) for p in listed if rel(p)]
         outside = [Path(p) for p in listed if not rel(p)]

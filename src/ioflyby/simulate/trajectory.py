@@ -165,7 +165,7 @@ def _ca_position(
             chosen = directions[branch % 2]
         distance = float(np.mean(radii)) + altitude_km
         for _ in range(8):
-            near, alt = _near_point(chosen * distance, radii)
+            _, alt = _near_point(chosen * distance, radii)
             distance += altitude_km - alt
         position = chosen * distance
         achieved_lat, _ = _latlon_deg(_near_point(position, radii)[0])
