@@ -106,3 +106,20 @@ def test_from_spin_recovers_phase_and_tilt(tilt):
     for et in (0.0, 5.0):
         assert np.allclose(back.camera_to_j2000(et), truth.camera_to_j2000(et), atol=1e-9)
     assert np.allclose(axis_basis(back.ra, back.dec)[:, 2], truth.axis, atol=1e-12)
+
+
+def test_project_sclk_counts_tdb_seconds(tmp_path):
+    """The fallback SCLK (written when the loaded one cannot encode the epochs) converts ET to
+    256 ticks per TDB second from its origin, and back, through plain spiceypy."""
+    from ioflyby.pointing import write_project_sclk
+
+    anchor = 757196943.5  # 2023-12-30
+    path = write_project_sclk(tmp_path / "juno_project.tsc", anchor, clock_id=-999)
+    spiceypy.furnsh(str(path))
+    try:
+        for et in (anchor - 5e7, anchor, anchor + 9e7):
+            ticks = spiceypy.sce2c(-999, et)
+            assert ticks == pytest.approx((et - (anchor - 1e8)) * 256.0, abs=1e-3)
+            assert spiceypy.sct2e(-999, ticks) == pytest.approx(et, abs=1e-6)
+    finally:
+        spiceypy.unload(str(path))

@@ -6,7 +6,13 @@ from ioflyby.pointing.attitude import SpinAttitude, camera_to_spacecraft
 from ioflyby.pointing.ck import sclk_covers, write_ck, write_outputs, write_project_sclk
 from ioflyby.pointing.limb import LimbPoints, detect_limb, detect_limb_framelet
 from ioflyby.pointing.model import FrameletEphemeris, LimbModel
-from ioflyby.pointing.solve import PointingSolution, framelet_nominal_ets, solve_loaded, solve_pointing
+from ioflyby.pointing.solve import (
+    PointingSolution,
+    framelet_nominal_ets,
+    solve_loaded,
+    solve_pointing,
+    solved_pose_source,
+)
 
 __all__ = [
     "FrameletEphemeris",
@@ -21,6 +27,7 @@ __all__ = [
     "sclk_covers",
     "solve_loaded",
     "solve_pointing",
+    "solved_pose_source",
     "write_ck",
     "write_outputs",
     "write_project_sclk",

@@ -22,6 +22,7 @@ import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
 from ioflyby.errors import IoflybyError, KernelError
+from ioflyby.fileio import atomic_write_text
 from ioflyby.spice import spice_errors
 
 JUNO_CLOCK_ID = -61
@@ -72,15 +73,8 @@ SCLK01_COEFFICIENTS_{code}   = ( 0.0 {origin_et:.6f} 1.0 )
 
 \\begintext
 """
-    _atomic_write_text(path, text)
+    atomic_write_text(path, text)
     return path
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float = SAMPLE_STEP_S) -> dict:
@@ -167,7 +161,7 @@ def write_outputs(solution, out_dir: Path) -> dict:
         "report_json": str(out_dir / f"{stem}.json"),
     }
     full = dict(summary, report=report)
-    _atomic_write_text(out_dir / f"{stem}.json", json.dumps(_plain(full), indent=2))
+    atomic_write_text(out_dir / f"{stem}.json", json.dumps(_plain(full), indent=2))
     return full
 
 

@@ -461,3 +461,26 @@ def solve_pointing(
         return solve_loaded(product, prior, align)
     with KernelSet(kernels if isinstance(kernels, (list, tuple)) else [kernels]):
         return solve_loaded(product, prior, align)
+
+
+def solved_pose_source(prior: str = "auto", align: bool = False):
+    """A pose source for ``ioflyby.mapping.pipeline.process_products(pose_source=...)``:
+    ``(product, camera, target) -> PoseSolution`` whose poses carry the solved attitude at the
+    true (offset) framelet epochs, and whose ``pointing`` is the solution's JSON summary.
+    Kernels must be loaded (the pipeline does that)."""
+
+    def source(product, camera: JunoCam, target: str):
+        from ioflyby.mapping.poses import PoseSolution
+
+        solution = solve_loaded(product, prior=prior, align=align, camera=camera)
+        if solution.target != target.strip().upper():
+            raise PointingError(
+                f"{product.product_id}: pointing solved on {solution.target}'s limb but the map target is {target}"
+            )
+        ets = framelet_nominal_ets(product, camera)
+        poses = [[solution.framelet_pose(float(et)) for et in row] for row in ets]
+        summary = solution.to_dict()
+        summary.pop("per_framelet")
+        return PoseSolution(poses, dict(summary, source="solved from the limb (ioflyby.pointing)"))
+
+    return source
