@@ -21,10 +21,10 @@ import spiceypy
 
 simulate = pytest.importorskip("ioflyby.simulate")
 
-from ioflyby.camera import JunoCam  # noqa: E402
-from ioflyby.ingest import read_product  # noqa: E402
-from ioflyby.pointing import framelet_nominal_ets, solve_loaded  # noqa: E402
-from ioflyby.spice import KernelSet  # noqa: E402
+from ioflyby.camera import JunoCam
+from ioflyby.ingest import read_product
+from ioflyby.pointing import framelet_nominal_ets, solve_loaded
+from ioflyby.spice import KernelSet
 
 TIMING_OFFSET_S = 0.015
 ATTITUDE_ERROR_DEG = 0.3
@@ -40,7 +40,7 @@ def twin(tmp_path_factory, kernel_dir):
         official_kernel_dir=kernel_dir,
         images=(simulate.PlannedImage(-480.0),),
     )
-    result = simulate.build_twin("pj57", out, options)
+    simulate.build_twin("pj57", out, options)
     return out, json.loads((out / "truth.json").read_text())
 
 
