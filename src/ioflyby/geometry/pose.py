@@ -29,10 +29,6 @@ SPEED_OF_LIGHT_KM_S = 299792.458
 _LIGHT_TIME_ITERATIONS = 2
 
 
-def _rows_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("...i,...i->...", a, b)
-
-
 def stellar_aberration(directions: np.ndarray, observer_velocity_km_s: np.ndarray, remove: bool = False) -> np.ndarray:
     """Apply (or, with ``remove``, undo) stellar aberration to unit directions (..., 3).
 
@@ -105,24 +101,25 @@ class FrameletPose:
         return geometric @ self.j2000_to_body.T
 
     # -- exact mapping ----------------------------------------------------------------------
-    def _state_at(self, delta_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Target position relative to observer (J2000) and J2000→body rotation at the target
-        epoch ``et - light_time_s + delta_s``, to first order in delta_s."""
-        position = self.target_position_km + delta_s[..., None] * self.target_velocity_km_s
-        rotation = self.j2000_to_body + delta_s[..., None, None] * self.j2000_to_body_rate
-        return position, rotation
-
     def rays_to_surface(self, rays_camera: np.ndarray, radii: np.ndarray) -> np.ndarray:
-        """Surface points (body-fixed km, NaN for misses) seen along camera rays (..., 3)."""
+        """Surface points (body-fixed km, NaN for misses) seen along camera rays (..., 3).
+
+        With δ the per-pixel shift of the target epoch from the centre's, the target position
+        is ``p + δ·V`` and the rotation ``R + δ·Ṙ``; the products with R and Ṙ are formed once
+        per framelet (origin terms) or once per ray (direction terms), never per iteration.
+        """
         apparent = rays_camera @ self.camera_to_j2000.T
         geometric = stellar_aberration(apparent, self.observer_velocity_km_s, remove=True)
-        delta = np.zeros(geometric.shape[:-1])
+        rotation, rate = self.j2000_to_body, self.j2000_to_body_rate
+        position, velocity = self.target_position_km, self.target_velocity_km_s
+        origin_terms = (rotation @ position, rate @ position + rotation @ velocity, rate @ velocity)
+        direction_terms = (geometric @ rotation.T, geometric @ rate.T)
+        delta = np.zeros(geometric.shape[:-1] + (1,))
         for _ in range(_LIGHT_TIME_ITERATIONS):
-            position, rotation = self._state_at(delta)
-            origin = -np.einsum("...ij,...j->...i", rotation, position)
-            direction = np.einsum("...ij,...j->...i", rotation, geometric)
+            origin = -(origin_terms[0] + delta * (origin_terms[1] + delta * origin_terms[2]))
+            direction = direction_terms[0] + delta * direction_terms[1]
             points = intersect_ellipsoid(origin, direction, radii)
-            ranges = np.linalg.norm(points - origin, axis=-1)
+            ranges = np.linalg.norm(points - origin, axis=-1, keepdims=True)
             delta = np.nan_to_num(self.light_time_s - ranges / SPEED_OF_LIGHT_KM_S)
         return points
 
@@ -133,11 +130,14 @@ class FrameletPose:
         caller's business.
         """
         points_body = np.asarray(points_body, float)
-        delta = np.zeros(points_body.shape[:-1])
+        # Line of sight at target-epoch shift δ: (R + δṘ)ᵀ P + p + δV.
+        fixed = points_body @ self.j2000_to_body + self.target_position_km
+        moving = points_body @ self.j2000_to_body_rate + self.target_velocity_km_s
+        delta = np.zeros(points_body.shape[:-1] + (1,))
         for _ in range(_LIGHT_TIME_ITERATIONS + 1):
-            position, rotation = self._state_at(delta)
-            line_of_sight = np.einsum("...ji,...j->...i", rotation, points_body) + position
-            delta = self.light_time_s - np.linalg.norm(line_of_sight, axis=-1) / SPEED_OF_LIGHT_KM_S
+            line_of_sight = fixed + delta * moving
+            delta = self.light_time_s - np.linalg.norm(line_of_sight, axis=-1, keepdims=True) / SPEED_OF_LIGHT_KM_S
+        line_of_sight = fixed + delta * moving
         apparent = stellar_aberration(line_of_sight, self.observer_velocity_km_s)
         return apparent @ self.camera_to_j2000
 

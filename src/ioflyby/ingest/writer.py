@@ -26,6 +26,9 @@ from ioflyby.ingest.product import (
 )
 
 _IMAGE_NUMBER = re.compile(r"[A-Z](\d{5})_V\d+$")
+PNG_COMPRESS_LEVEL = 1
+"""zlib level for written PNGs: on a real product level 1 took 0.29 s and 4.5 MB, the default
+6 took 1.55 s and 3.8 MB."""
 
 
 def _image_set_number(product_id: str, image_id: int | str | None) -> str:
@@ -96,7 +99,7 @@ def write_product(
     out = Path(out_dir)
     try:
         with AtomicFiles() as files:
-            Image.fromarray(image, mode="L").save(files.path(out / png_name), format="PNG")
+            Image.fromarray(image, mode="L").save(files.path(out / png_name), format="PNG", compress_level=PNG_COMPRESS_LEVEL)
             files.path(out / json_name).write_text(text, encoding="ascii")
     except OSError as exc:
         raise ProductError(f"{out}: cannot write product {product_id} ({exc.strerror or exc})") from None
