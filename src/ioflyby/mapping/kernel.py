@@ -227,9 +227,9 @@ def _accumulate(q, f, value_image, channel, cams, poses, photometry, minnaert_k,
         acc[k, row, col] = value
         wsum[k, row, col] = 1.0
     planes[0, row, col] += weight
-    planes[1, row, col] += weight * math.acos(min(1.0, max(-1.0, cos_i)))
-    planes[2, row, col] += weight * math.acos(min(1.0, cos_e))
-    planes[3, row, col] += weight * math.acos(min(1.0, max(-1.0, q[4])))
+    planes[1, row, col] += weight * cos_i
+    planes[2, row, col] += weight * cos_e
+    planes[3, row, col] += weight * q[4]
     planes[4, row, col] += weight * q[5] / cams[f, 0]
     planes[5, row, col] += weight * poses[f, 43]
 
@@ -247,7 +247,8 @@ def reproject_blocks(
     less than ``tolerance_px``, is interpolated; other sub-blocks are computed per cell.
     ``acc``/``wsum`` [channel, row, col]: Σ w·value and Σ w; ``best``: cos(emission) of the kept
     sample (overlap = best emission); ``planes`` [6, row, col]: Σ w and Σ w·(incidence,
-    emission, phase, km/px, time) over all channels; ``counts`` [block_rows, 3]: sub-blocks
+    emission, phase, km/px, time) over all channels, the angles as cosines (the backplane is the
+    angle of the weighted mean cosine); ``counts`` [block_rows, 3]: sub-blocks
     skipped, computed exactly, interpolated.
     """
     n_by, n_bx, n_f = cand.shape
@@ -260,11 +261,14 @@ def reproject_blocks(
         nodes = np.empty((n_node, n_node, 7))  # point xyz, normal xyz, inside flag
         quant = np.empty((n_f, n_node, n_node, 6))
         submode = np.zeros((n_f, n_sub, n_sub), dtype=np.int8)
+        chosen = np.empty(n_f, dtype=np.int64)
         for ix in range(n_bx):
-            any_f = False
+            n_chosen = 0
             for f in range(n_f):
-                any_f = any_f or cand[iy, ix, f]
-            if not any_f:
+                if cand[iy, ix, f]:
+                    chosen[n_chosen] = f
+                    n_chosen += 1
+            if n_chosen == 0:
                 continue
             row0, col0 = iy * block, ix * block
             for na in range(n_node):
@@ -277,9 +281,8 @@ def reproject_blocks(
                         nodes[na, nb, 6] = 1.0
                     else:
                         nodes[na, nb, 6] = 0.0
-            for f in range(n_f):
-                if not cand[iy, ix, f]:
-                    continue
+            for i_f in range(n_chosen):
+                f = chosen[i_f]
                 for na in range(n_node):
                     for nb in range(n_node):
                         if nodes[na, nb, 6] > 0:
@@ -310,9 +313,15 @@ def reproject_blocks(
             for sa in range(n_sub):
                 for sb in range(n_sub):
                     exact_needed = False
-                    for f in range(n_f):
-                        if cand[iy, ix, f] and submode[f, sa, sb] == 1:
+                    n_active = 0
+                    for i_f in range(n_chosen):
+                        f = chosen[i_f]
+                        if submode[f, sa, sb] == 1:
                             exact_needed = True
+                        if submode[f, sa, sb] != 0:
+                            n_active += 1
+                    if n_active == 0:
+                        continue
                     for row in range(row0 + sa * sub, min(row0 + (sa + 1) * sub, height)):
                         v = (row + 0.5 - row0 - sa * sub) / sub
                         for col in range(col0 + sb * sub, min(col0 + (sb + 1) * sub, width)):
@@ -325,9 +334,8 @@ def reproject_blocks(
                                 if on_map:
                                     px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
                             w00, w01, w10, w11 = (1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v
-                            for f in range(n_f):
-                                if not cand[iy, ix, f]:
-                                    continue
+                            for i_f in range(n_chosen):
+                                f = chosen[i_f]
                                 m = submode[f, sa, sb]
                                 if m == 0:
                                     continue

@@ -181,7 +181,7 @@ def process_products(
         for product, (data, _), solution in zip(raw, images, solutions):
             maps.append(reproject(
                 _framelets(product, data, solution), camera, radii, grid, photometry=options.photometry,
-                minnaert_k=options.minnaert_k, overlap=options.overlap, backplanes=True,
+                minnaert_k=options.minnaert_k, overlap=options.overlap, backplanes=options.backplanes,
             ))
         result = maps[0] if len(maps) == 1 else mosaic(maps, match_brightness=options.match_brightness)
     if not result.coverage.any():

@@ -50,8 +50,9 @@ class MapProduct:
 
     ``channels[name]``: float32 (height, width), the input's units (photometrically corrected
     if asked), NaN where no framelet saw the cell. ``backplanes``: incidence, emission, phase
-    (degrees), km_per_px (source pixel footprint), time (ET, s past J2000 TDB), lat, lon_east
-    (degrees) — weighted means over the samples used; NaN where no data.
+    (degrees; the angle of the weighted mean cosine), km_per_px (source pixel footprint), time
+    (ET, s past J2000 TDB) — weighted means over the samples used, NaN where no data — and,
+    with ``backplanes=True``, the cells' lat and lon_east (degrees).
     """
 
     grid: MapGrid
@@ -95,7 +96,8 @@ def reproject(
     backplanes: bool = True,
     tolerance_px: float = DEFAULT_TOLERANCE_PX,
 ) -> MapProduct:
-    """Reproject framelets onto ``grid``; see the module docstring. ``radii_km`` (a, b, c)."""
+    """Reproject framelets onto ``grid``; see the module docstring. ``radii_km`` (a, b, c).
+    ``backplanes`` adds the lat/lon planes (the angle, scale and time planes are always made)."""
     if photometry not in kernel.PHOTOMETRY:
         raise GeometryError(f"unknown photometric model {photometry!r}: use one of {', '.join(kernel.PHOTOMETRY)}")
     if overlap not in kernel.OVERLAP:
@@ -128,24 +130,23 @@ def reproject(
         channels = {name: np.where(wsum[k] > 0, acc[k] / wsum[k], np.nan).astype(np.float32)
                     for k, name in enumerate(framelets.channel_names)}
     coverage = planes[0] > 0
-    planes_out: dict[str, np.ndarray] = {}
-    if backplanes:
-        planes_out = _finish_backplanes(planes, coverage, grid, et_ref)
+    planes_out = _finish_backplanes(planes, coverage, grid, et_ref, latlon=backplanes)
     meta = {"framelets": n_f, "candidate_blocks": int(cand.sum()), "sub_blocks": {"skipped": skipped, "exact": exact, "interpolated": interpolated}, "block": BLOCK, "photometry": photometry,
             "minnaert_k": minnaert_k if photometry == "minnaert" else None, "overlap": overlap,
             "feather_px": feather_px, "et_reference": et_ref}
     return MapProduct(grid, channels, planes_out, coverage, meta)
 
 
-def _finish_backplanes(planes: np.ndarray, coverage: np.ndarray, grid: MapGrid, et_ref: float) -> dict[str, np.ndarray]:
+def _finish_backplanes(planes: np.ndarray, coverage: np.ndarray, grid: MapGrid, et_ref: float, latlon: bool) -> dict[str, np.ndarray]:
     weight = np.where(coverage, planes[0], np.nan)
     out: dict[str, np.ndarray] = {}
     for index, name in enumerate(kernel.BACKPLANES[1:], start=1):
         mean = planes[index] / weight
         if name in ("incidence", "emission", "phase"):
-            mean = np.degrees(mean)
+            mean = np.degrees(np.arccos(np.clip(mean, -1.0, 1.0)))
         out[name] = mean.astype(np.float32) if name != "time" else mean.astype(np.float64) + et_ref
-    lat, lon = grid.latlon()
-    out["lat"] = np.degrees(lat).astype(np.float32)
-    out["lon_east"] = np.degrees(lon).astype(np.float32)
+    if latlon:
+        lat, lon = grid.latlon()
+        out["lat"] = np.degrees(lat).astype(np.float32)
+        out["lon_east"] = np.degrees(lon).astype(np.float32)
     return out

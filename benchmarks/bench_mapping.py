@@ -1,0 +1,65 @@
+"""Benchmark: raw → colour GeoTIFF on a 2048×2048 map for a 27-exposure RGB product.
+
+Builds a digital-twin PJ57 product (27 exposures, BLUE/GREEN/RED) with ``ioflyby.simulate``
+(not timed), then runs ``process_products`` (orthographic, 2048×2048, 16-bit colour GeoTIFF +
+PNG preview) twice: the first run loads/compiles the numba kernels, the second is reported.
+Prints seconds per stage, total wall time and peak RSS. Restricted to 2 CPU cores.
+
+    .venv/bin/python benchmarks/bench_mapping.py [--projection orthographic] [--width 2048]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+if hasattr(os, "sched_setaffinity"):
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    os.sched_setaffinity(0, cores)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--projection", default="orthographic")
+    parser.add_argument("--width", type=int, default=2048)
+    parser.add_argument("--exposures", type=int, default=27)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+
+    from ioflyby.ingest import read_product
+    from ioflyby.mapping.pipeline import ProcessOptions, process_products
+    from ioflyby.simulate import PlannedImage, TwinOptions, build_twin
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        twin = build_twin("pj57", Path(tmp) / "twin", TwinOptions(images=(PlannedImage(-240.0, n_exposures=args.exposures),)))
+        print(f"twin built in {time.perf_counter() - start:.1f} s (not part of the benchmark)")
+        product = twin["products"][0]
+        options = ProcessOptions(projection=args.projection, width=args.width)
+        if args.projection == "equirectangular":
+            options.width = args.width * 2  # 2048 rows x 4096 columns
+        print(f"product {Path(product).name}: {args.exposures} exposures x 3 filters; map {args.projection} {args.width} wide")
+        for run in range(args.repeat):
+            start = time.perf_counter()
+            result = process_products([product], [twin["metakernel"]], Path(tmp) / f"out{run}", options)
+            wall = time.perf_counter() - start
+            label = "warm-up (numba load/compile)" if run == 0 else f"run {run}"
+            stages = "  ".join(f"{k}={v:.3f}" for k, v in result["seconds"].items())
+            print(f"{label}: wall {wall:.3f} s | {stages}")
+        print(f"grid {result['grid']['width']}x{result['grid']['height']} at {result['grid']['cell_km']:.3f} km, "
+              f"coverage {100 * result['coverage_fraction']:.1f}%")
+        del read_product
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak RSS {peak_kib / 1024:.0f} MiB; cores {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}; "
+          f"numba threads {os.environ['NUMBA_NUM_THREADS']}")
+    print("target: <= 1 s wall, <= 1 GB on 2 cores", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
