@@ -72,7 +72,7 @@ def test_surface_points_land_where_truth_says(twin):
             keep.append(i)
     chosen = [pixels[i] for i in keep]
     framelets = _framelets(product, _blob_framelets(product, chosen), solution)
-    mapped = reproject(framelets, camera, radii, grid, backplanes=False)
+    mapped = reproject(framelets, camera, radii, grid, backplanes=True)
     errors, emissions, offsets = [], [], {name: [] for name in product.filters}
     for i in keep:
         values = mapped.channels[pixels[i]["filter"]]

@@ -51,8 +51,8 @@ class MapProduct:
     ``channels[name]``: float32 (height, width), the input's units (photometrically corrected
     if asked), NaN where no framelet saw the cell. ``backplanes``: incidence, emission, phase
     (degrees; the angle of the weighted mean cosine), km_per_px (source pixel footprint), time
-    (ET, s past J2000 TDB) — weighted means over the samples used, NaN where no data — and,
-    with ``backplanes=True``, the cells' lat and lon_east (degrees).
+    (ET, s past J2000 TDB) — weighted means over the samples used, NaN where no data — and the
+    cells' lat and lon_east (degrees); only incidence unless ``backplanes=True``.
     """
 
     grid: MapGrid
@@ -97,7 +97,7 @@ def reproject(
     tolerance_px: float = DEFAULT_TOLERANCE_PX,
 ) -> MapProduct:
     """Reproject framelets onto ``grid``; see the module docstring. ``radii_km`` (a, b, c).
-    ``backplanes`` adds the lat/lon planes (the angle, scale and time planes are always made)."""
+    Without ``backplanes`` only the incidence plane is made (it marks lit cells)."""
     if photometry not in kernel.PHOTOMETRY:
         raise GeometryError(f"unknown photometric model {photometry!r}: use one of {', '.join(kernel.PHOTOMETRY)}")
     if overlap not in kernel.OVERLAP:
@@ -126,26 +126,33 @@ def reproject(
         acc, wsum, best, planes, counts,
     )
     skipped, exact, interpolated = (int(v) for v in counts.sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        channels = {name: np.where(wsum[k] > 0, acc[k] / wsum[k], np.nan).astype(np.float32)
-                    for k, name in enumerate(framelets.channel_names)}
+    channels = {}
+    for k, name in enumerate(framelets.channel_names):
+        values = np.full(grid.shape, np.nan, np.float32)
+        np.divide(acc[k], wsum[k], out=values, where=wsum[k] > 0)
+        channels[name] = values
     coverage = planes[0] > 0
-    planes_out = _finish_backplanes(planes, coverage, grid, et_ref, latlon=backplanes)
+    planes_out = _finish_backplanes(planes, coverage, grid, et_ref, full=backplanes)
     meta = {"framelets": n_f, "candidate_blocks": int(cand.sum()), "sub_blocks": {"skipped": skipped, "exact": exact, "interpolated": interpolated}, "block": BLOCK, "photometry": photometry,
             "minnaert_k": minnaert_k if photometry == "minnaert" else None, "overlap": overlap,
             "feather_px": feather_px, "et_reference": et_ref}
     return MapProduct(grid, channels, planes_out, coverage, meta)
 
 
-def _finish_backplanes(planes: np.ndarray, coverage: np.ndarray, grid: MapGrid, et_ref: float, latlon: bool) -> dict[str, np.ndarray]:
-    weight = np.where(coverage, planes[0], np.nan)
+def _finish_backplanes(planes: np.ndarray, coverage: np.ndarray, grid: MapGrid, et_ref: float, full: bool) -> dict[str, np.ndarray]:
+    """Weighted means of the accumulated planes; only ``incidence`` unless ``full``."""
+    weight = planes[0]
     out: dict[str, np.ndarray] = {}
-    for index, name in enumerate(kernel.BACKPLANES[1:], start=1):
-        mean = planes[index] / weight
+    names = kernel.BACKPLANES[1:] if full else ("incidence",)
+    for name in names:
+        index = kernel.BACKPLANES.index(name)
+        mean = np.full(grid.shape, np.nan, np.float64 if name == "time" else np.float32)
+        np.divide(planes[index], weight, out=mean, where=coverage)
         if name in ("incidence", "emission", "phase"):
-            mean = np.degrees(np.arccos(np.clip(mean, -1.0, 1.0)))
-        out[name] = mean.astype(np.float32) if name != "time" else mean.astype(np.float64) + et_ref
-    if latlon:
+            np.clip(mean, -1.0, 1.0, out=mean)
+            mean = np.degrees(np.arccos(mean))
+        out[name] = mean + et_ref if name == "time" else mean
+    if full:
         lat, lon = grid.latlon()
         out["lat"] = np.degrees(lat).astype(np.float32)
         out["lon_east"] = np.degrees(lon).astype(np.float32)
