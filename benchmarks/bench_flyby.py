@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from ioflyby.flyby import find_encounters, timeline
-from ioflyby.flyby.synthetic import KeplerOrbit, fixed_segment, kepler_segment, write_spk
-from ioflyby.spice import KernelSet
+from ioflyby.flyby.synthetic import KeplerOrbit, fixed_segment, kepler_segment
+from ioflyby.spice import KernelSet, write_spk
 
 GM_JUPITER = 126_686_531.9  # km^3/s^2
 R_JUPITER = 71_492.0  # km, equatorial

@@ -26,9 +26,8 @@ from ioflyby.flyby.synthetic import (
     fixed_segment,
     kepler_segment,
     linear_segment,
-    write_spk,
 )
-from ioflyby.spice import KernelSet
+from ioflyby.spice import KernelSet, write_spk
 
 JUNO_SPK = "spk/spk_pre_220614_221109_220810_jm0450.bsp"
 GM_JUPITER = 126_686_531.9  # km^3/s^2 (BODY599_GM, DE431)

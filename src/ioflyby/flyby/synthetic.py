@@ -3,7 +3,8 @@
 Not the digital twin (that is ``ioflyby.simulate``): these are analytic trajectories whose
 closest approaches are known in closed form — a Keplerian orbit (perijoves at ``t_p + k·P``,
 distance ``a(1 - e)``) and a straight-line flyby (closest approach ``b`` at ``t0``). States are
-sampled and written as SPK type 13 (Hermite) segments in J2000, km and km/s, ET seconds TDB.
+sampled as :class:`ioflyby.spice.SpkSegment` (J2000, km and km/s, ET seconds TDB) and written
+as SPK type 13 by :func:`ioflyby.spice.write_spk`.
 """
 
 from __future__ import annotations
@@ -11,53 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import spiceypy
 
-from ioflyby.fileio import AtomicFiles
-
-_HERMITE_DEGREE = 7
-_MAX_SEGMENT_STATES = 10_000
-
-
-@dataclass(frozen=True)
-class Segment:
-    """States of ``body`` relative to ``center`` (J2000, km, km/s) at increasing ``epochs`` (ET)."""
-
-    body: int
-    center: int
-    epochs: np.ndarray
-    states: np.ndarray
-
-
-def write_spk(path: str | Path, segments: Sequence[Segment], comment: str = "ioflyby synthetic SPK") -> Path:
-    """Write ``segments`` as SPK type 13 to ``path`` (temporary name, renamed when complete)."""
-    path = Path(path)
-    with AtomicFiles() as files:
-        handle = spiceypy.spkopn(str(files.path(path)), comment[:60], 0)
-        try:
-            for seg in segments:
-                _write_segment(handle, seg)
-        finally:
-            spiceypy.spkcls(handle)
-    return path
-
-
-def _write_segment(handle: int, seg: Segment) -> None:
-    """One or more type 13 segments (split every 10 000 states, sharing the boundary state)."""
-    epochs = np.asarray(seg.epochs, float)
-    states = np.asarray(seg.states, float)
-    start = 0
-    while start < len(epochs) - 1:
-        stop = min(start + _MAX_SEGMENT_STATES, len(epochs))
-        chunk_e, chunk_s = epochs[start:stop], states[start:stop]
-        spiceypy.spkw13(
-            handle, seg.body, seg.center, "J2000", float(chunk_e[0]), float(chunk_e[-1]),
-            f"SYNTH {seg.body} WRT {seg.center}", _HERMITE_DEGREE, len(chunk_e), chunk_s, chunk_e,
-        )
-        start = stop - 1
+from ioflyby.spice.writers import SpkSegment
 
 
 @dataclass(frozen=True)
@@ -110,27 +69,27 @@ def kepler_epochs(orbit: KeplerOrbit, start_et: float, stop_et: float, per_orbit
 
 
 def kepler_segment(body: int, center: int, orbit: KeplerOrbit, start_et: float, stop_et: float,
-                   per_orbit: int = 1000) -> Segment:
+                   per_orbit: int = 1000) -> SpkSegment:
     """Sampled two-body states of ``body`` about ``center`` from SPICE ``conics``."""
     epochs = kepler_epochs(orbit, start_et, stop_et, per_orbit)
     elts = orbit.elements()
     states = np.array([spiceypy.conics(elts, float(et)) for et in epochs])
-    return Segment(body, center, epochs, states)
+    return SpkSegment(body, center, epochs, states)
 
 
 def linear_segment(body: int, center: int, ca_position_km: Sequence[float], velocity_km_s: Sequence[float],
-                   t0_et: float, half_width_s: float, step_s: float) -> Segment:
+                   t0_et: float, half_width_s: float, step_s: float) -> SpkSegment:
     """Straight-line motion ``r(t) = r0 + v (t - t0)`` of ``body`` about ``center``; with
     ``r0 ⟂ v`` the closest approach is at ``t0`` at distance ``|r0|``."""
     r0, v = np.asarray(ca_position_km, float), np.asarray(velocity_km_s, float)
     n = int(math.ceil(half_width_s / step_s))
     epochs = t0_et + np.arange(-n, n + 1) * step_s
     states = np.hstack([r0 + np.outer(epochs - t0_et, v), np.tile(v, (len(epochs), 1))])
-    return Segment(body, center, epochs, states)
+    return SpkSegment(body, center, epochs, states)
 
 
-def fixed_segment(body: int, center: int, position_km: Sequence[float], start_et: float, stop_et: float) -> Segment:
+def fixed_segment(body: int, center: int, position_km: Sequence[float], start_et: float, stop_et: float) -> SpkSegment:
     """``body`` at rest at ``position_km`` from ``center`` over [start, stop] (ET)."""
     epochs = np.linspace(start_et, stop_et, 9)
     states = np.tile(np.concatenate([np.asarray(position_km, float), np.zeros(3)]), (len(epochs), 1))
-    return Segment(body, center, epochs, states)
+    return SpkSegment(body, center, epochs, states)

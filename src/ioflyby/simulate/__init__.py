@@ -13,7 +13,7 @@ from ioflyby.simulate.basemap import (
     default_basemap_path,
     load_basemap,
 )
-from ioflyby.simulate.ephemeris import Segment, write_ephemeris_spk, write_spk
+from ioflyby.simulate.ephemeris import write_ephemeris_spk
 from ioflyby.simulate.render import (
     FrameletRenderer,
     HotSpot,
@@ -44,7 +44,6 @@ __all__ = [
     "PlannedImage",
     "RenderResult",
     "Scenario",
-    "Segment",
     "SpinAttitude",
     "TwinOptions",
     "build_twin",
@@ -55,5 +54,4 @@ __all__ = [
     "sclk_string",
     "write_ck",
     "write_ephemeris_spk",
-    "write_spk",
 ]

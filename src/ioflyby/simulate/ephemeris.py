@@ -18,10 +18,6 @@ Jupiter, which is irrelevant to a twin whose every stage reads the same SPK.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import astronomy
@@ -30,54 +26,13 @@ import spiceypy
 
 from ioflyby.errors import ScenarioError
 from ioflyby.simulate.textkernels import GM_KM3_S2
+from ioflyby.spice import SpkSegment, write_spk
 
 AU_KM = 149597870.7
 DAY_S = 86400.0
 MIN_EPOCH_UTC = "1995-01-01"
 MAX_EPOCH_UTC = "2030-12-31"
 MOONS = {501: "io", 502: "europa", 503: "ganymede", 504: "callisto"}
-_HERMITE_DEGREE = 7
-_MAX_SEGMENT_STATES = 9_000
-
-
-@dataclass(frozen=True)
-class Segment:
-    """States of ``body`` relative to ``center`` (J2000, km and km/s) at increasing ET epochs."""
-
-    body: int
-    center: int
-    epochs: np.ndarray
-    states: np.ndarray
-
-
-def write_spk(path: Path, segments: Sequence[Segment], comment: str) -> Path:
-    """Write ``segments`` as SPK type 13 to ``path`` (temporary name, renamed when complete)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".bsp", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # spkopn will not overwrite
-    handle = spiceypy.spkopn(tmp, comment[:60], 0)
-    try:
-        for seg in segments:
-            epochs = np.asarray(seg.epochs, float)
-            states = np.asarray(seg.states, float)
-            start = 0
-            while start < len(epochs) - 1:
-                stop = min(start + _MAX_SEGMENT_STATES, len(epochs))
-                spiceypy.spkw13(
-                    handle, seg.body, seg.center, "J2000", float(epochs[start]), float(epochs[stop - 1]),
-                    f"ioflyby twin {seg.body} wrt {seg.center}", _HERMITE_DEGREE, stop - start,
-                    states[start:stop].tolist(), epochs[start:stop].tolist(),
-                )
-                start = stop - 1
-    except Exception:
-        spiceypy.spkcls(handle)
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    spiceypy.spkcls(handle)
-    os.replace(tmp, path)
-    return path
 
 
 def _state_km(vector: astronomy.StateVector) -> np.ndarray:
@@ -104,7 +59,7 @@ def check_epoch_range(start_et: float, stop_et: float) -> None:
         )
 
 
-def planet_segments(epochs: np.ndarray) -> list[Segment]:
+def planet_segments(epochs: np.ndarray) -> list[SpkSegment]:
     """Sun, EMB, Jupiter barycentre (wrt SSB) and Earth (wrt EMB) at ``epochs`` (ET)."""
     sun, emb, jup, earth = [], [], [], []
     for et in epochs:
@@ -115,14 +70,14 @@ def planet_segments(epochs: np.ndarray) -> list[Segment]:
         jup.append(_state_km(astronomy.BaryState(astronomy.Body.Jupiter, time)))
         earth.append(_state_km(astronomy.BaryState(astronomy.Body.Earth, time)) - emb_state)
     return [
-        Segment(10, 0, epochs, np.array(sun)),
-        Segment(3, 0, epochs, np.array(emb)),
-        Segment(5, 0, epochs, np.array(jup)),
-        Segment(399, 3, epochs, np.array(earth)),
+        SpkSegment(10, 0, epochs, np.array(sun)),
+        SpkSegment(3, 0, epochs, np.array(emb)),
+        SpkSegment(5, 0, epochs, np.array(jup)),
+        SpkSegment(399, 3, epochs, np.array(earth)),
     ]
 
 
-def moon_segments(epochs: np.ndarray) -> list[Segment]:
+def moon_segments(epochs: np.ndarray) -> list[SpkSegment]:
     """Jupiter (599) and the Galilean moons (501–504) relative to the Jupiter barycentre (5)."""
     total_gm = GM_KM3_S2[599] + sum(GM_KM3_S2[m] for m in MOONS)
     jovicentric = {m: [] for m in MOONS}
@@ -132,8 +87,8 @@ def moon_segments(epochs: np.ndarray) -> list[Segment]:
             jovicentric[naif].append(_state_km(getattr(info, name)))
     arrays = {m: np.array(v) for m, v in jovicentric.items()}
     jupiter = -sum(GM_KM3_S2[m] * arrays[m] for m in MOONS) / total_gm
-    segments = [Segment(599, 5, epochs, jupiter)]
-    segments += [Segment(m, 5, epochs, arrays[m] + jupiter) for m in MOONS]
+    segments = [SpkSegment(599, 5, epochs, jupiter)]
+    segments += [SpkSegment(m, 5, epochs, arrays[m] + jupiter) for m in MOONS]
     return segments
 
 
@@ -153,4 +108,4 @@ def write_ephemeris_spk(
     check_epoch_range(start_et, stop_et)
     segments = planet_segments(sample_epochs(start_et, stop_et, planet_step_s))
     segments += moon_segments(sample_epochs(start_et, stop_et, moon_step_s))
-    return write_spk(path, segments, "ioflyby twin: VSOP87 + L1.2 (astronomy-engine)")
+    return write_spk(path, segments, "ioflyby twin: VSOP87 + L1.2 (astronomy-engine)", label="ioflyby twin")

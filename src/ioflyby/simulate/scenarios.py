@@ -36,10 +36,10 @@ from ioflyby.ingest import write_product
 from ioflyby.simulate import textkernels as tk
 from ioflyby.simulate.attitude import SpinAttitude, sclk_string, write_ck
 from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, load_basemap
-from ioflyby.simulate.ephemeris import write_ephemeris_spk, write_spk
+from ioflyby.simulate.ephemeris import write_ephemeris_spk
 from ioflyby.simulate.render import FrameletRenderer, HotSpot, ImagingSpec, NoiseModel
 from ioflyby.simulate.trajectory import FlybyDesign, JovianOrbit, design_flyby
-from ioflyby.spice import KernelSet, et_to_utc, spice_errors
+from ioflyby.spice import KernelSet, et_to_utc, spice_errors, write_spk
 
 R_JUPITER_KM = 71492.0
 
@@ -303,7 +303,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
         design = design_flyby(scenario.target, scenario.ca_time_utc, scenario.ca_altitude_km,
                               scenario.ca_latitude_deg, orbit=scenario.orbit, window_s=options.window_s)
         files["spacecraft"] = write_spk(kdir / "twin_juno_trajectory.bsp", [design.segment()],
-                                        f"ioflyby twin {scenario.name} trajectory")
+                                        f"ioflyby twin {scenario.name} trajectory", label="ioflyby twin")
     say("attitude", 0, 1)
     start_et, stop_et = float(design.epochs[0]), float(design.epochs[-1])
     with KernelSet([files[k] for k in ("lsk", "pck", "ephemeris", "spacecraft", "fk", "sclk")]):

@@ -37,13 +37,12 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import minimize_scalar
 
 from ioflyby.errors import ScenarioError
-from ioflyby.simulate.ephemeris import Segment
 from ioflyby.simulate.textkernels import (
     GM_KM3_S2,
     JUPITER_J2,
     JUPITER_J2_REFERENCE_RADIUS_KM,
 )
-from ioflyby.spice import et_to_utc, spice_errors
+from ioflyby.spice import SpkSegment, et_to_utc, spice_errors
 
 JUPITER = 599
 _RTOL = 1e-12
@@ -86,9 +85,9 @@ class FlybyDesign:
     states: np.ndarray
     info: dict = field(default_factory=dict)
 
-    def segment(self) -> Segment:
+    def segment(self) -> SpkSegment:
         """The trajectory as an SPK segment (spacecraft wrt Jupiter, J2000)."""
-        return Segment(self.spacecraft_id, JUPITER, self.epochs, self.states)
+        return SpkSegment(self.spacecraft_id, JUPITER, self.epochs, self.states)
 
 
 def _jupiter_pole(et: float) -> np.ndarray:

@@ -25,6 +25,7 @@ from ioflyby.spice.kernelset import (
     spice_errors,
     utc_to_et,
 )
+from ioflyby.spice.writers import SpkSegment, write_ck, write_sclk, write_spk
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -34,6 +35,7 @@ __all__ = [
     "KernelChoice",
     "KernelSet",
     "ListingEntry",
+    "SpkSegment",
     "body_id",
     "body_name",
     "default_cache_dir",
@@ -44,5 +46,8 @@ __all__ = [
     "plan_kernels",
     "spice_errors",
     "utc_to_et",
+    "write_ck",
     "write_metakernel",
+    "write_sclk",
+    "write_spk",
 ]
