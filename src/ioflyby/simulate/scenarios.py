@@ -32,6 +32,7 @@ from scipy.optimize import brentq
 from ioflyby import __version__
 from ioflyby.camera import JunoCam
 from ioflyby.errors import ScenarioError
+from ioflyby.fileio import atomic_write_text
 from ioflyby.ingest import write_product
 from ioflyby.simulate import textkernels as tk
 from ioflyby.simulate.attitude import SpinAttitude, sclk_string, write_ck
@@ -360,7 +361,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
                 "target_pixels": result.target_pixels, "pixels": result.truth_pixels,
             })
     truth = _truth_document(scenario, options, design, attitude, basemap.path, fk_ik_source, files, tmp, products)
-    tk.write_text_atomic(tmp / "truth.json", json.dumps(truth, indent=2) + "\n")
+    atomic_write_text(tmp / "truth.json", json.dumps(truth, indent=2) + "\n")
     return truth
 
 

@@ -20,9 +20,10 @@ When the official Juno FK/IK are present (``official_juno_fk_ik``), the twin lis
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from ioflyby.fileio import atomic_write_text
 
 SPACECRAFT_ID = -61
 SPACECRAFT_FRAME_ID = -61000
@@ -195,18 +196,10 @@ _IK_COMMON = {
 }
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file renamed when complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-    return path
-
-
-def _kernel(header: str, comment: str, data: str) -> str:
-    return f"{header}\n\n{comment.strip()}\n\n\\begindata\n{data.strip()}\n\\begintext\n"
+def _write_kernel(path: Path, header: str, comment: str, data: str) -> Path:
+    """Write a text kernel (``header``, comment, one data block; ASCII, as SPICE requires) atomically."""
+    text = f"{header}\n\n{comment.strip()}\n\n\\begindata\n{data.strip()}\n\\begintext\n"
+    return atomic_write_text(path, text, encoding="ascii")
 
 
 def write_lsk(path: Path) -> Path:
@@ -217,19 +210,16 @@ def write_lsk(path: Path) -> Path:
         "DELTET/M = ( 6.239996D0 1.99096871D-7 )\n"
         f"DELTET/DELTA_AT = (\n{rows} )"
     )
-    return write_text_atomic(path, _kernel("KPL/LSK", "ioflyby digital twin: leap seconds (IERS, as naif0012.tls).", data))
+    return _write_kernel(path, "KPL/LSK", "ioflyby digital twin: leap seconds (IERS, as naif0012.tls).", data)
 
 
 def write_pck(path: Path) -> Path:
     """PCK with radii, IAU rotation models (pck00010) and GM (gm_de431) of the twin's bodies."""
     gm = "\n".join(f"BODY{body}_GM = ( {value!r} )" for body, value in GM_KM3_S2.items())
-    return write_text_atomic(
-        path,
-        _kernel(
-            "KPL/PCK",
-            "ioflyby digital twin: Sun, Jupiter, Galilean moons (pck00010 rotation and radii, DE431 GM).",
-            _PCK_BODIES + "\n" + gm,
-        ),
+    return _write_kernel(
+        path, "KPL/PCK",
+        "ioflyby digital twin: Sun, Jupiter, Galilean moons (pck00010 rotation and radii, DE431 GM).",
+        _PCK_BODIES + "\n" + gm,
     )
 
 
@@ -251,12 +241,12 @@ SCLK01_COEFFICIENTS_61   = ( 0.0000000000000E+00 {SCLK_EPOCH_TDT_S:.13E} 1.00000
         "ioflyby digital twin: Juno spacecraft clock (format of jno_sclkscet; ideal clock, "
         "count = TDT seconds past J2000 - 64.184 s, 256 fractions per count)."
     )
-    return write_text_atomic(path, _kernel("KPL/SCLK", comment, data))
+    return _write_kernel(path, "KPL/SCLK", comment, data)
 
 
 def write_fk(path: Path) -> Path:
     """Frames kernel: JUNO_SPACECRAFT (CK), JUNO_JUNOCAM_CUBE, JUNO_JUNOCAM and the band names."""
-    return write_text_atomic(path, _kernel("KPL/FK", "ioflyby digital twin: Juno frames from juno_v12.tf.", _FK))
+    return _write_kernel(path, "KPL/FK", "ioflyby digital twin: Juno frames from juno_v12.tf.", _FK)
 
 
 def write_ik(path: Path) -> Path:
@@ -275,8 +265,8 @@ def write_ik(path: Path) -> Path:
         lines.extend(f"    {t}" for t in triples)
         lines.append("    )")
         lines.append("")
-    return write_text_atomic(
-        path, _kernel("KPL/IK", "ioflyby digital twin: JunoCam parameters of juno_junocam_v03.ti.", "\n".join(lines))
+    return _write_kernel(
+        path, "KPL/IK", "ioflyby digital twin: JunoCam parameters of juno_junocam_v03.ti.", "\n".join(lines)
     )
 
 
@@ -319,4 +309,4 @@ def write_metakernel(path: Path, root: Path, relative_files: Sequence[str], extr
         f"PATH_SYMBOLS = ( 'TWIN' )\nPATH_VALUES = (\n{root_value} )\n"
         "KERNELS_TO_LOAD = (\n" + "\n".join(f"  {e}" for e in entries) + " )"
     )
-    return write_text_atomic(path, _kernel("KPL/MK", "ioflyby digital twin metakernel.", data))
+    return _write_kernel(path, "KPL/MK", "ioflyby digital twin metakernel.", data)
