@@ -41,6 +41,7 @@ def _root(
 def _register_verbs() -> None:
     # Imported for their side effect of adding verbs to ``app``; kept in one place.
     from ioflyby.cli import (
+        demo_cmd,  # noqa: F401
         flyby_cmd,  # noqa: F401
         ingest_cmd,  # noqa: F401
         kernels_cmd,  # noqa: F401

@@ -463,24 +463,41 @@ def solve_pointing(
         return solve_loaded(product, prior, align)
 
 
+def pose_solution(solution: PointingSolution, product, camera: JunoCam, target: str):
+    """The mapping stage's per-framelet poses (``ioflyby.mapping.poses.PoseSolution``) for a
+    solved pointing: the solved attitude at each framelet's true (offset) epoch, with the
+    solution's JSON summary as its ``pointing`` record. Kernels must be loaded."""
+    from ioflyby.mapping.poses import PoseSolution
+
+    if solution.target != target.strip().upper():
+        raise PointingError(
+            f"{product.product_id}: pointing solved on {solution.target}'s limb but the map target is {target}"
+        )
+    ets = framelet_nominal_ets(product, camera)
+    poses = [[solution.framelet_pose(float(et)) for et in row] for row in ets]
+    summary = solution.to_dict()
+    summary.pop("per_framelet")
+    return PoseSolution(poses, dict(summary, source="solved from the limb (ioflyby.pointing)"))
+
+
 def solved_pose_source(prior: str = "auto", align: bool = False):
-    """A pose source for ``ioflyby.mapping.pipeline.process_products(pose_source=...)``:
-    ``(product, camera, target) -> PoseSolution`` whose poses carry the solved attitude at the
-    true (offset) framelet epochs, and whose ``pointing`` is the solution's JSON summary.
-    Kernels must be loaded (the pipeline does that)."""
+    """A pose source for ``ioflyby.mapping.pipeline.process_products(pose_source=...)`` that
+    solves each product's pointing on the fly (see :func:`pose_solution`)."""
 
     def source(product, camera: JunoCam, target: str):
-        from ioflyby.mapping.poses import PoseSolution
+        return pose_solution(solve_loaded(product, prior=prior, align=align, camera=camera), product, camera, target)
 
-        solution = solve_loaded(product, prior=prior, align=align, camera=camera)
-        if solution.target != target.strip().upper():
-            raise PointingError(
-                f"{product.product_id}: pointing solved on {solution.target}'s limb but the map target is {target}"
-            )
-        ets = framelet_nominal_ets(product, camera)
-        poses = [[solution.framelet_pose(float(et)) for et in row] for row in ets]
-        summary = solution.to_dict()
-        summary.pop("per_framelet")
-        return PoseSolution(poses, dict(summary, source="solved from the limb (ioflyby.pointing)"))
+    return source
+
+
+def pose_source_from_solutions(solutions: Sequence[PointingSolution]):
+    """A pose source for ``process_products`` that uses pointings already solved (matched to
+    products by product id), so several maps of the same products solve only once."""
+    by_product = {solution.product_id: solution for solution in solutions}
+
+    def source(product, camera: JunoCam, target: str):
+        if product.product_id not in by_product:
+            raise PointingError(f"{product.product_id}: no solved pointing was given for this product")
+        return pose_solution(by_product[product.product_id], product, camera, target)
 
     return source

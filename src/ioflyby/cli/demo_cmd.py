@@ -1,0 +1,58 @@
+"""``ioflyby demo``: the PJ57 flyby end to end on the embedded digital twin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ioflyby.cli.app import app
+from ioflyby.cli.output import console, emit, progress
+from ioflyby.demo import STAGES, DemoSettings, run_demo
+
+
+def _print_summary(summary: dict) -> None:
+    ca = summary["closest_approach"]
+    console.print(
+        f"[bold]{summary['scenario']}[/]: C/A {ca['time_utc']} UTC, altitude {ca['altitude_km']:.2f} km, "
+        f"speed {ca['speed_km_s']:.2f} km/s, JunoCam {ca['junocam_km_per_px']:.3f} km/px"
+    )
+    table = Table(title="Flybys compared")
+    for column in ("flyby", "C/A (UTC)", "altitude km", "speed km/s"):
+        table.add_column(column)
+    for row in summary["comparisons"]:
+        table.add_row(row["label"], row["time_utc"], f"{row['altitude_km']:.2f}", f"{row['speed_km_s']:.2f}")
+    console.print(table)
+    correlation = ", ".join(f"{band} {r:.3f}" for band, r in summary["mosaic_correlation"].items())
+    console.print(
+        f"pointing from the limb: worst error across the line of sight {summary['pointing_worst_across_deg']:.4f}°, "
+        f"limb RMS {summary['limb_rms_px']} px"
+    )
+    console.print(f"mosaic vs basemap (Pearson r): {correlation}")
+    console.print(
+        f"C/A found vs twin truth: {summary['ca_time_error_s'] * 1e3:.3f} ms, {summary['ca_altitude_error_km'] * 1e3:.1f} m"
+    )
+    console.print("seconds per stage: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
+    console.print(f"report: [bold]{summary['report']}[/]")
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for the twin, maps, plots and report.html (emptied first)."),
+    scenario: str = typer.Option("pj57", "--scenario", help="Twin scenario to reconstruct: pj57, pj58 or galileo-i32."),
+    map_width: int = typer.Option(1024, "--map-width", help="Width in cells of the orthographic and perspective maps."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Simulate the scenario's twin, read its raw products, solve their pointing from Io's limb,
+    map them (orthographic, global mosaic, perspective), compare the flyby with the other twins,
+    check every result against the twin's truth and write OUT/report.html."""
+    settings = DemoSettings(scenario=scenario, map_width=map_width)
+    with progress(disable=as_json) as bar:
+        task = bar.add_task("demo", total=len(STAGES))
+
+        def announce(stage: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, description=f"demo: {stage}")
+
+        result = run_demo(out, settings, announce)
+    emit(result.summary, as_json, _print_summary)

@@ -1,0 +1,79 @@
+"""How well the reconstruction recovered the twin's truth, measured from the written files.
+
+Everything here compares an output (a solved pointing, a map GeoTIFF, a flyby search) with what
+the digital twin says is true (its truth CK and ``truth.json``, its basemap) — never with the
+reconstruction's own intermediate values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import spiceypy
+
+from ioflyby.camera import JunoCam
+from ioflyby.ingest import RawProduct
+from ioflyby.mapping.pipeline import BACKPLANE_DESCRIPTIONS
+from ioflyby.mapping.poses import framelet_mid_ets
+from ioflyby.pointing.solve import PointingSolution
+from ioflyby.simulate import Basemap
+from ioflyby.spice import KernelSet
+
+LIT_LIMIT_DEG = 75.0
+"""Cells used for the basemap correlation: incidence and emission both below this."""
+
+
+def pointing_errors(
+    solution: PointingSolution, product: RawProduct, truth_metakernel: Path, timing_offset_s: float
+) -> dict[str, float]:
+    """Solved camera pointing against the twin's truth CK, at the framelets that held limb points.
+
+    Returns degrees: the largest error across the line of sight to the target (what moves the
+    image) and the largest roll about it (what the limb of a round body cannot fix), and the
+    timing error in ms.
+    """
+    with KernelSet([truth_metakernel]):
+        camera = JunoCam.from_kernel_pool(product.filters)
+        ets = framelet_mid_ets(product, camera)
+        across, roll = [], []
+        for row in solution.per_framelet:
+            nominal_et = float(ets[row["exposure"], product.filters.index(row["filter"])])
+            true_et = nominal_et + timing_offset_s
+            to_target, _ = spiceypy.spkpos(solution.target, true_et, "J2000", "LT+S", "JUNO")
+            line_of_sight = np.asarray(to_target) / np.linalg.norm(to_target)
+            truth = np.asarray(spiceypy.pxform("JUNO_JUNOCAM", "J2000", true_et))
+            axis, angle = spiceypy.raxisa(solution.camera_to_j2000(nominal_et) @ truth.T)
+            vector = np.asarray(axis) * angle
+            roll.append(abs(vector @ line_of_sight))
+            across.append(np.linalg.norm(vector - (vector @ line_of_sight) * line_of_sight))
+    return {
+        "across_line_of_sight_deg": float(np.degrees(max(across))),
+        "roll_deg": float(np.degrees(max(roll))),
+        "timing_error_ms": 1e3 * (solution.timing_offset_s - timing_offset_s),
+    }
+
+
+def basemap_correlation(linear_tif: Path, backplanes_tif: Path, basemap: Basemap) -> dict[str, float]:
+    """Pearson r between each band of a linear (photometrically corrected) map GeoTIFF and the
+    basemap sampled at the map cells' own latitude/longitude, over well-lit, well-seen cells."""
+    with rasterio.open(backplanes_tif) as planes:
+        descriptions = list(planes.descriptions)
+        plane = {
+            name: planes.read(descriptions.index(BACKPLANE_DESCRIPTIONS[name]) + 1)
+            for name in ("lat", "lon_east", "incidence", "emission")
+        }
+    lit = (plane["incidence"] < LIT_LIMIT_DEG) & (plane["emission"] < LIT_LIMIT_DEG)
+    lat, lon = np.radians(plane["lat"][lit]), np.radians(plane["lon_east"][lit])
+    result = {"cells": int(lit.sum())}
+    with rasterio.open(linear_tif) as linear:
+        for index, description in enumerate(linear.descriptions, start=1):
+            band = next((name for name in basemap.bands if f" {name}," in f" {description}"), None)
+            if band is None:
+                continue
+            values = linear.read(index)[lit]
+            usable = np.isfinite(values)
+            truth = basemap.sample(band, lat[usable], lon[usable])
+            result[band] = float(np.corrcoef(values[usable], truth)[0, 1])
+    return result

@@ -1,0 +1,290 @@
+"""``ioflyby demo``: the PJ57 flyby end to end on the embedded digital twin, as a report.
+
+Stages (each timed): simulate the scenario's twin (kernels + raw products, with injected timing
+and attitude errors) and the comparison twins (kernels only) → read the products → solve the
+pointing of each from Io's limb → map them (orthographic colour of the closest image, a global
+equirectangular mosaic, a perspective view) with the solved pointing → search the flybys and
+compare them → measure every result against the twin's truth → write ``report.html``.
+
+Needs no file outside the installed packages; outputs are rebuilt on every run (idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ioflyby.demo.accuracy import basemap_correlation, pointing_errors
+from ioflyby.errors import IoflybyError
+from ioflyby.flyby.compare import EncounterCase, compare_encounters
+from ioflyby.ingest import RawProduct, read_product
+from ioflyby.mapping.pipeline import ProcessOptions, process_products
+from ioflyby.pointing.solve import (
+    PointingSolution,
+    pose_source_from_solutions,
+    solve_loaded,
+)
+from ioflyby.report import Report
+from ioflyby.simulate import (
+    PlannedImage,
+    TwinOptions,
+    build_twin,
+    get_scenario,
+    load_basemap,
+)
+from ioflyby.spice import KernelSet
+
+INJECTED_TIMING_OFFSET_S = 0.015
+INJECTED_ATTITUDE_ERROR_DEG = 0.3
+INJECTED_ERROR_AXIS_SC = (0.6, 0.8, 0.0)
+DEFAULT_COMPARISONS = ("pj58", "galileo-i32")
+DEMO_MARKER = ".ioflyby-demo"
+FLYBY_HALF_WIDTH_S = 900.0
+
+
+@dataclass
+class DemoSettings:
+    """What the demo runs. Map sizes in cells; the defaults keep the run under a minute or two."""
+
+    scenario: str = "pj57"
+    comparisons: Sequence[str] = DEFAULT_COMPARISONS
+    map_width: int = 1024
+    mosaic_resolution_km: float = 6.0
+    official_kernel_dir: Path | None = None
+
+
+@dataclass
+class DemoResult:
+    """Paths and numbers of one demo run (``summary`` is what the CLI prints/--json emits)."""
+
+    report: Path
+    summary: dict
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Stages:
+    """Times named stages and reports their start to a callback (progress display)."""
+
+    def __init__(self, total: int, announce: Callable[[str, int, int], None]):
+        self.total, self.done, self.announce = total, 0, announce
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.announce(name, self.done, self.total)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 2)
+        self.done += 1
+        self.announce(name, self.done, self.total)
+
+
+STAGES = ("simulate", "read", "pointing", "maps", "flyby", "accuracy", "report")
+
+
+def run_demo(
+    out: str | Path, settings: DemoSettings | None = None, announce: Callable[[str, int, int], None] | None = None
+) -> DemoResult:
+    """Run the whole demo into ``out`` and return the report path and summary.
+
+    ``out`` must be absent, empty, or an earlier demo output (it holds the marker file); it is
+    emptied first so a run leaves no stale file, and removed again if the run fails, so no
+    half-written report is left. (The twin's metakernel names its folder by absolute path, so
+    the run cannot be built elsewhere and moved.)
+    """
+    settings = settings or DemoSettings()
+    out = Path(out).resolve()
+    _check_replaceable(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / DEMO_MARKER).write_text("ioflyby demo output; `ioflyby demo` replaces this folder on every run\n")
+    try:
+        return _run_stages(out, settings, announce)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _check_replaceable(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / DEMO_MARKER).exists())):
+        raise IoflybyError(
+            f"{out} exists and is not an earlier demo output: choose another --out (the demo replaces its folder)"
+        )
+
+
+def _run_stages(out: Path, settings: DemoSettings, announce: Callable[[str, int, int], None] | None) -> DemoResult:
+    stages = _Stages(len(STAGES), announce or (lambda *_: None))
+    scenario = get_scenario(settings.scenario)
+
+    with stages.stage("simulate"):
+        twin = build_twin(scenario, out / "twin" / scenario.name, _twin_options(settings, scenario.images))
+        comparison_twins = {
+            name: build_twin(name, out / "twin" / name, _twin_options(settings, ()))
+            for name in settings.comparisons
+        }
+    truth = twin["truth"]
+    root = Path(twin["metakernel"]).parent
+    with stages.stage("read"):
+        products = [read_product(p) for p in twin["products"]]
+    with stages.stage("pointing"), KernelSet([root / "twin.tm"]):
+        solutions = [solve_loaded(p, prior="ck", align=True) for p in products]
+    with stages.stage("maps"):
+        nearest_ca = min(range(len(products)), key=lambda i: abs(scenario.images[i].offset_s))
+        maps = _make_maps(products, solutions, nearest_ca, root / "twin.tm", out / "maps", settings)
+    with stages.stage("flyby"):
+        cases = [EncounterCase(scenario.name, [root / "twin.tm"], "JUNO", scenario.target)] + [
+            EncounterCase(name, [Path(t["metakernel"])], "JUNO", get_scenario(name).target)
+            for name, t in comparison_twins.items()
+        ]
+        flyby = compare_encounters(cases, out / "flyby", half_width_s=FLYBY_HALF_WIDTH_S)
+    with stages.stage("accuracy"):
+        accuracy = _accuracy(products, solutions, maps, flyby, truth, root)
+    with stages.stage("report"):
+        summary = _summary(scenario.name, flyby, accuracy, products, maps)
+        report = _write_report(out, scenario, summary, accuracy, flyby, maps, products, stages.seconds)
+    summary["seconds"] = dict(stages.seconds)
+    summary["report"] = str(report)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return DemoResult(report, summary, dict(stages.seconds))
+
+
+def _twin_options(settings: DemoSettings, images: Sequence[PlannedImage]) -> TwinOptions:
+    return TwinOptions(
+        timing_offset_s=INJECTED_TIMING_OFFSET_S,
+        attitude_error_deg=INJECTED_ATTITUDE_ERROR_DEG,
+        attitude_error_axis_sc=INJECTED_ERROR_AXIS_SC,
+        official_kernel_dir=settings.official_kernel_dir,
+        images=tuple(images),
+    )
+
+
+def _make_maps(
+    products: list[RawProduct],
+    solutions: list[PointingSolution],
+    nearest_ca: int,
+    metakernel: Path,
+    out: Path,
+    settings: DemoSettings,
+) -> dict[str, dict]:
+    """Orthographic colour and perspective view of the image planned nearest C/A (index
+    ``nearest_ca``), and a global mosaic of all products."""
+    pose_source = pose_source_from_solutions(solutions)
+    closest = [nearest_ca]
+    jobs = {
+        "orthographic": (closest, ProcessOptions(projection="orthographic", width=settings.map_width)),
+        "mosaic": (
+            range(len(products)),
+            ProcessOptions(
+                projection="equirectangular", resolution_km=settings.mosaic_resolution_km, photometry="lambert",
+                science=True, backplanes=True,
+            ),
+        ),
+        "perspective": (closest, ProcessOptions(projection="perspective", width=settings.map_width)),
+    }
+    return {
+        name: process_products(
+            [], [metakernel], out / name, options, pose_source=pose_source, products=[products[i] for i in chosen]
+        )
+        for name, (chosen, options) in jobs.items()
+    }
+
+
+def _output(maps: dict, name: str, suffix: str) -> Path:
+    return next(Path(p) for p in maps[name]["outputs"] if p.endswith(suffix))
+
+
+def _accuracy(products, solutions, maps, flyby, truth, root) -> dict:
+    injected = truth["injected"]
+    pointing = [
+        {
+            "product": product.product_id,
+            "limb_rms_px": solution.limb_rms_px,
+            "limb_points": solution.n_limb_points,
+            **pointing_errors(solution, product, root / "twin_truth.tm", injected["timing_offset_s"]),
+        }
+        for product, solution in zip(products, solutions)
+    ]
+    basemap = load_basemap(truth["basemap"]["path"])
+    correlation = basemap_correlation(_output(maps, "mosaic", "_linear.tif"), _output(maps, "mosaic", "_backplanes.tif"), basemap)
+    found = flyby["encounters"][0]
+    achieved = truth["achieved_ca"]
+    ca_error = {
+        "time_error_s": found["et"] - achieved["time_et"],
+        "altitude_error_km": found["altitude_km"] - achieved["altitude_km"],
+    }
+    return {"pointing": pointing, "mosaic_correlation": correlation, "closest_approach": ca_error}
+
+
+def _summary(name, flyby, accuracy, products, maps) -> dict:
+    ca = flyby["encounters"][0]
+    return {
+        "scenario": name,
+        "closest_approach": {key: ca[key] for key in ("time_utc", "altitude_km", "speed_km_s", "sub_lat_deg", "sub_lon_west_deg")}
+        | {"junocam_km_per_px": ca.get("junocam_km_per_px")},
+        "comparisons": [
+            {"label": row["label"], "time_utc": row["time_utc"], "altitude_km": row["altitude_km"], "speed_km_s": row["speed_km_s"]}
+            for row in flyby["encounters"]
+        ],
+        "products": [p.product_id for p in products],
+        "pointing_worst_across_deg": max(p["across_line_of_sight_deg"] for p in accuracy["pointing"]),
+        "limb_rms_px": [round(p["limb_rms_px"], 3) for p in accuracy["pointing"]],
+        "mosaic_correlation": {k: v for k, v in accuracy["mosaic_correlation"].items() if k != "cells"},
+        "ca_time_error_s": accuracy["closest_approach"]["time_error_s"],
+        "ca_altitude_error_km": accuracy["closest_approach"]["altitude_error_km"],
+        "maps": {name: _preview(result) for name, result in maps.items()},
+    }
+
+
+def _preview(result: dict) -> str:
+    return next(p for p in result["outputs"] if p.endswith("_preview.png"))
+
+
+def _write_report(out, scenario, summary, accuracy, flyby, maps, products, seconds) -> Path:
+    ca = summary["closest_approach"]
+    report = Report(
+        f"ioflyby demo: {scenario.description}",
+        f"C/A {ca['time_utc']} UTC at {ca['altitude_km']:.1f} km, {ca['speed_km_s']:.2f} km/s — "
+        "a digital twin: every number below was computed in this run.",
+    )
+    pictures = report.section("Io, reconstructed from the twin's raw JunoCam products")
+    captions = {
+        "orthographic": "Orthographic colour map of the image nearest closest approach (solved pointing)",
+        "mosaic": f"Global equirectangular mosaic of {len(products)} products (Lambert-corrected)",
+        "perspective": "Perspective view from the spacecraft at mid-image",
+    }
+    for name, caption in captions.items():
+        pictures.figure(Path(summary["maps"][name]), caption)
+    flyby_part = report.section("Flyby geometry and comparison")
+    flyby_part.table("Closest approaches (from the SPICE kernels of each twin)", [
+        {"flyby": row["label"], "C/A (UTC)": row["time_utc"], "altitude (km)": row["altitude_km"],
+         "speed (km/s)": row["speed_km_s"], "sub-lat (deg)": row["sub_lat_deg"],
+         "sub-lon W (deg)": row["sub_lon_west_deg"], "JunoCam km/px": row.get("junocam_km_per_px")}
+        for row in flyby["encounters"]
+    ])
+    for name in ("altitude", "ground_track", "resolution"):
+        if name in flyby["outputs"]:
+            flyby_part.figure(Path(flyby["outputs"][name]), name.replace("_", " "))
+    checks = report.section("Accuracy against the twin's truth")
+    checks.text(
+        f"Injected: timing offset {INJECTED_TIMING_OFFSET_S * 1e3:.0f} ms and attitude error "
+        f"{INJECTED_ATTITUDE_ERROR_DEG}° — the pointing was solved from Io's limb starting from the nominal CK."
+    )
+    checks.table("Pointing solved from the limb vs the truth CK", accuracy["pointing"])
+    correlation = accuracy["mosaic_correlation"]
+    checks.table("Mosaic vs the basemap it was rendered from (lit cells)", [
+        {"band": band, "Pearson r": value, "r ≥ 0.95": value >= 0.95}
+        for band, value in correlation.items() if band != "cells"
+    ])
+    checks.table("Flyby search vs the twin's designed closest approach", [accuracy["closest_approach"]])
+    timing = report.section("Timings")
+    timing.table("Wall seconds per stage", [{"stage": k, "seconds": v} for k, v in seconds.items()])
+    timing.table("Map processing seconds per step", [
+        {"map": name, **result["seconds"]} for name, result in maps.items()
+    ])
+    return report.write(out / "report.html")
