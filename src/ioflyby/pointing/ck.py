@@ -23,13 +23,12 @@ from spiceypy.utils.exceptions import SpiceyError
 
 from ioflyby.errors import IoflybyError, KernelError
 from ioflyby.fileio import atomic_write_text
-from ioflyby.spice import spice_errors
+from ioflyby.spice import spice_errors, writers
 
 JUNO_CLOCK_ID = -61
 SPACECRAFT_CK_ID = -61000
 SAMPLE_STEP_S = 0.1
 MARGIN_S = 10.0
-_TICKS_PER_SECOND = 256
 
 
 def sclk_covers(et_start: float, et_stop: float, clock_id: int = JUNO_CLOCK_ID) -> bool:
@@ -50,31 +49,12 @@ def write_project_sclk(path: Path, anchor_et: float, clock_id: int = JUNO_CLOCK_
     ticks per second) that counts TDB seconds from ``anchor_et − 10⁸ s``. Valid for ±3 years
     around the anchor. Its counts are *not* Juno's real clock counts: load it only to read CKs
     written with it, and never together with an official Juno SCLK (they share keywords)."""
-    code = -clock_id
     origin_et = anchor_et - 1.0e8
-    text = f"""KPL/SCLK
-
-Project SCLK written by ioflyby because the loaded Juno SCLK kernel could not encode the
+    comment = f"""Project SCLK written by ioflyby because the loaded Juno SCLK kernel could not encode the
 epochs of a solved pointing. Counts are TDB seconds since ET {origin_et:.3f} (not Juno's real
-spacecraft clock); 256 ticks per second; one partition.
-
-\\begindata
-
-SCLK_KERNEL_ID           = ( @2000-01-01/00:00:00.00 )
-SCLK_DATA_TYPE_{code}        = ( 1 )
-SCLK01_TIME_SYSTEM_{code}    = ( 1 )
-SCLK01_N_FIELDS_{code}       = ( 2 )
-SCLK01_MODULI_{code}         = ( 4294967296 256 )
-SCLK01_OFFSETS_{code}        = ( 0 0 )
-SCLK01_OUTPUT_DELIM_{code}   = ( 1 )
-SCLK_PARTITION_START_{code}  = ( 0.0 )
-SCLK_PARTITION_END_{code}    = ( {2.0e8 * _TICKS_PER_SECOND:.13E} )
-SCLK01_COEFFICIENTS_{code}   = ( 0.0 {origin_et:.6f} 1.0 )
-
-\\begintext
-"""
-    atomic_write_text(path, text)
-    return path
+spacecraft clock); 256 ticks per second; one partition."""
+    return writers.write_sclk(path, origin_et, comment, clock_id=clock_id, time_system="TDB",
+                              partition_end_ticks=2.0e8 * writers.SCLK_TICKS_PER_COUNT)
 
 
 def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float = SAMPLE_STEP_S) -> dict:

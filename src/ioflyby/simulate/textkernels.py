@@ -24,12 +24,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ioflyby.fileio import atomic_write_text
+from ioflyby.spice import writers
 
 SPACECRAFT_ID = -61
 SPACECRAFT_FRAME_ID = -61000
-SCLK_TICKS_PER_COUNT = 256
 SCLK_EPOCH_TDT_S = 64.184
 """TDT seconds past J2000 at which the twin's Juno clock reads 0:0 (as Juno's real SCLK)."""
+SCLK_PARTITION_END_TICKS = 1.0995116277750e12
+"""End of the twin clock's single partition, ticks (the value of Juno's real SCLK kernels' format)."""
 
 LEAP_SECONDS: tuple[tuple[int, str], ...] = (
     (10, "1972-JAN-1"), (11, "1972-JUL-1"), (12, "1973-JAN-1"), (13, "1974-JAN-1"),
@@ -225,23 +227,12 @@ def write_pck(path: Path) -> Path:
 
 def write_sclk(path: Path) -> Path:
     """Juno-format spacecraft clock kernel (id −61): one partition, count = TDT s past the epoch."""
-    data = f"""
-SCLK_KERNEL_ID           = ( @2000-01-01/00:00:00.00 )
-SCLK_DATA_TYPE_61        = ( 1 )
-SCLK01_TIME_SYSTEM_61    = ( 2 )
-SCLK01_N_FIELDS_61       = ( 2 )
-SCLK01_MODULI_61         = ( 4294967296 {SCLK_TICKS_PER_COUNT} )
-SCLK01_OFFSETS_61        = ( 0 0 )
-SCLK01_OUTPUT_DELIM_61   = ( 1 )
-SCLK_PARTITION_START_61  = ( 0.0000000000000E+00 )
-SCLK_PARTITION_END_61    = ( 1.0995116277750E+12 )
-SCLK01_COEFFICIENTS_61   = ( 0.0000000000000E+00 {SCLK_EPOCH_TDT_S:.13E} 1.0000000000000E+00 )
-"""
     comment = (
         "ioflyby digital twin: Juno spacecraft clock (format of jno_sclkscet; ideal clock, "
         "count = TDT seconds past J2000 - 64.184 s, 256 fractions per count)."
     )
-    return _write_kernel(path, "KPL/SCLK", comment, data)
+    return writers.write_sclk(path, SCLK_EPOCH_TDT_S, comment, clock_id=SPACECRAFT_ID, time_system="TDT",
+                              partition_end_ticks=SCLK_PARTITION_END_TICKS)
 
 
 def write_fk(path: Path) -> Path:
