@@ -14,14 +14,13 @@ fixed chain gives JUNO_JUNOCAM from it. Files are written to a temporary name an
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
-from ioflyby.errors import IoflybyError, KernelError
+from ioflyby.errors import KernelError
 from ioflyby.fileio import atomic_write_text
 from ioflyby.spice import spice_errors, writers
 
@@ -80,31 +79,10 @@ def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float =
             raise KernelError(f"the project SCLK {sclk_path} does not convert the product epochs; report this")
     nominal = np.arange(start, stop + 0.5 * step_s, step_s)
     attitude = solution.attitude
-    spacecraft_to_j2000 = attitude.spacecraft_to_j2000(nominal + solution.timing_offset_s)
-    # CK quaternions are of the C-matrix (J2000 → spacecraft).
-    quats = np.array([spiceypy.m2q(np.ascontiguousarray(m.T)) for m in spacecraft_to_j2000])
-    av = np.tile(attitude.angular_velocity_j2000, (len(nominal), 1))
-    with spice_errors("encoding CK epochs with the Juno SCLK"):
-        ticks = np.array([spiceypy.sce2c(JUNO_CLOCK_ID, float(et)) for et in nominal])
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        tmp.unlink()
-    handle = None
-    try:
-        with spice_errors(f"writing the CK {path}"):
-            handle = spiceypy.ckopn(str(tmp), "ioflyby pointing", 0)
-            spiceypy.ckw03(
-                handle, ticks[0], ticks[-1], SPACECRAFT_CK_ID, "J2000", True,
-                f"ioflyby {solution.product_id}"[:40], len(ticks), ticks, quats, av, 1, ticks[:1],
-            )
-            spiceypy.ckcls(handle)
-            handle = None
-    except IoflybyError:
-        if handle is not None:
-            spiceypy.ckcls(handle)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    writers.write_ck(
+        path, nominal, attitude.spacecraft_to_j2000(nominal + solution.timing_offset_s),
+        attitude.angular_velocity_j2000, SPACECRAFT_CK_ID, JUNO_CLOCK_ID, f"ioflyby {solution.product_id}",
+    )
     return {
         "ck": str(path),
         "sclk": str(sclk_path) if sclk_path else None,

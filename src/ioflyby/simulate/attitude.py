@@ -16,8 +16,6 @@ J2000 → spacecraft (``m2q`` of its transpose) with the angular velocity in J20
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import spiceypy
 
 from ioflyby.errors import ScenarioError
 from ioflyby.simulate.textkernels import SPACECRAFT_FRAME_ID, SPACECRAFT_ID
+from ioflyby.spice import writers
 
 
 def rotation_about(axis: np.ndarray, angle_rad: float) -> np.ndarray:
@@ -102,24 +101,6 @@ def write_ck(path: Path, attitude: SpinAttitude, start_et: float, stop_et: float
         raise ScenarioError("CK record spacing too coarse for the spin rate")
     n = int(math.ceil((stop_et - start_et) / step_s)) + 1
     ets = np.linspace(start_et, stop_et, n)
-    matrices = attitude.sc_to_j2000(ets, with_error=with_error)
-    quats = np.array([spiceypy.m2q(np.ascontiguousarray(m.T)) for m in matrices])
-    ticks = np.array([et_to_sclk_ticks(float(t)) for t in ets])
-    avv = np.tile(attitude.angular_velocity_j2000(), (n, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".bc", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    handle = spiceypy.ckopn(tmp, "ioflyby twin attitude", 0)
-    try:
-        spiceypy.ckw03(handle, float(ticks[0]), float(ticks[-1]), SPACECRAFT_FRAME_ID, "J2000", True,
-                       "ioflyby twin spin" + (" truth" if with_error else ""), n, ticks, quats, avv, 1,
-                       np.array([ticks[0]]))
-    except Exception:
-        spiceypy.ckcls(handle)
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    spiceypy.ckcls(handle)
-    os.replace(tmp, path)
-    return path
+    segment = "ioflyby twin spin" + (" truth" if with_error else "")
+    return writers.write_ck(path, ets, attitude.sc_to_j2000(ets, with_error=with_error),
+                            attitude.angular_velocity_j2000(), SPACECRAFT_FRAME_ID, SPACECRAFT_ID, segment)
