@@ -73,6 +73,13 @@ def process(
     backplanes: bool = typer.Option(False, "--backplanes", help="Also write a backplanes GeoTIFF."),
     science: bool = typer.Option(False, "--science", help="Also write the linear channels as float32 GeoTIFF."),
     calibration: Path = typer.Option(None, "--calibration", help="Calibration frames folder (dark, flat, masks)."),
+    solve_pointing: bool = typer.Option(
+        False, "--solve-pointing",
+        help="Solve each product's pointing from the target's limb (ioflyby pointing) instead of using the CK.",
+    ),
+    pointing_prior: str = typer.Option(
+        "auto", "--pointing-prior", help="With --solve-pointing: ck, search (no CK) or auto (CK when loaded)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print {outputs, seconds, framelets, pointing, ...} as JSON."),
 ) -> None:
     """Reproject raw JunoCam products onto a map (several products are mosaicked with brightness
@@ -80,6 +87,8 @@ def process(
     optionally, backplanes and linear channels. Map coordinates: planetocentric latitude,
     east-positive longitude."""
     from ioflyby.mapping.pipeline import ProcessOptions, process_products
+    from ioflyby.mapping.poses import kernel_poses
+    from ioflyby.pointing.solve import solved_pose_source
 
     if pole not in (None, "north", "south"):
         raise GeometryError(f"--pole must be north or south, got {pole!r}")
@@ -91,12 +100,13 @@ def process(
         stretch=_pair(stretch, "--stretch"), gamma=gamma, bits=bits, backplanes=backplanes, science=science,
         calibration_dir=calibration,
     )
+    pose_source = solved_pose_source(prior=pointing_prior, align=True) if solve_pointing else kernel_poses
     with progress(disable=as_json) as bar:
         task = bar.add_task("process", total=len(STAGES))
 
         def on_stage(name: str) -> None:
             bar.update(task, completed=STAGES.index(name), description=name)
 
-        result = process_products(products, kernels, out, options, on_stage=on_stage)
+        result = process_products(products, kernels, out, options, pose_source=pose_source, on_stage=on_stage)
         bar.update(task, completed=len(STAGES), description="done")
     emit(result, as_json, _print)

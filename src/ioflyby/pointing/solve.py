@@ -375,12 +375,17 @@ def _ck_available(et_a: float, et_b: float) -> bool:
         return False
 
 
+PRIORS = ("auto", "ck", "search")
+
+
 def solve_loaded(product, prior: str = "auto", align: bool = False, camera: JunoCam | None = None) -> PointingSolution:
     """Solve the pointing of ``product`` (a ``RawProduct``) with kernels already loaded.
 
     ``prior``: ``"ck"`` (start from the loaded CK, error if none), ``"search"`` (global search,
     ignore any CK) or ``"auto"`` (CK if it covers the product, else search).
     """
+    if prior not in PRIORS:
+        raise PointingError(f"unknown pointing prior {prior!r}: choose one of {', '.join(PRIORS)}")
     clock = time.perf_counter()
     camera = camera or JunoCam.from_kernel_pool(product.filters)
     target = product.target.strip().upper()
