@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts contain [default: …] and other brackets, shown verbatim
 )
 err_console = Console(stderr=True)
 

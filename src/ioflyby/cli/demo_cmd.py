@@ -39,7 +39,7 @@ def _print_summary(summary: dict) -> None:
 
 @app.command("demo")
 def demo(
-    out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for the twin, maps, plots and report.html (emptied first)."),
+    out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for the twin, maps, plots and report.html; replaced on every run, so it must be new, empty or an earlier demo output."),
     scenario: str = typer.Option("pj57", "--scenario", help="Twin scenario to reconstruct: pj57, pj58 or galileo-i32."),
     map_width: int = typer.Option(1024, "--map-width", help="Width in cells of the orthographic and perspective maps."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
