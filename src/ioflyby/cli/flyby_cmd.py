@@ -50,7 +50,7 @@ def _print_encounters(result: dict) -> None:
         ("junocam_km_per_px", "JunoCam km/px", "{:.3f}"),
     ]
     for _, title, _ in columns:
-        table.add_column(title, justify="right", no_wrap=True)
+        table.add_column(title, justify="right")
     for row in result["encounters"]:
         table.add_row(*("–" if row.get(key) is None else fmt.format(row[key]) for key, _, fmt in columns))
     console.print(table)
@@ -185,7 +185,7 @@ def compare(
 def _print_comparison(result: dict) -> None:
     table = Table(title="Closest approaches")
     for title in ("encounter", "C/A (UTC)", "altitude km", "speed km/s", "lat °", "lon °W", "phase °", "km/px"):
-        table.add_column(title, justify="right", no_wrap=True)
+        table.add_column(title, justify="right")
     for row in result["encounters"]:
         table.add_row(
             row["label"], row["time_utc"], f"{row['altitude_km']:,.3f}" if row["altitude_km"] is not None else "–",
