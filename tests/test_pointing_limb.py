@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import spiceypy
 
-from ioflyby.pointing.attitude import SpinAttitude, axis_basis
+from ioflyby.geometry.spin import SpinAttitude, axis_basis
 from ioflyby.pointing.limb import detect_limb, detect_limb_framelet
 
 SKY, DISC = 20.0, 1000.0

@@ -16,7 +16,12 @@ import pytest
 import spiceypy
 
 from ioflyby.camera import JunoCam
-from ioflyby.simulate import SpinAttitude, write_ck, write_ephemeris_spk
+from ioflyby.simulate import (
+    nominal_attitude,
+    with_attitude_error,
+    write_ck,
+    write_ephemeris_spk,
+)
 from ioflyby.simulate import textkernels as tk
 from ioflyby.spice import KernelSet
 
@@ -111,28 +116,39 @@ def test_ephemeris_against_jpl_io(tmp_path, written, kernel_dir):
         assert np.linalg.norm(jup[:3] - jup_ref[:3]) < 30000.0  # VSOP87 truncated: measured 17,400 km (4.7")
 
 
-def test_ck_reproduces_spin_model(tmp_path, written):
+def _angle_axis(rotation: np.ndarray) -> tuple[float, np.ndarray]:
+    """Rotation angle (deg) and unit axis of a rotation matrix (plain numpy)."""
+    angle = math.degrees(math.acos(np.clip((np.trace(rotation) - 1) / 2, -1, 1)))
+    axis = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0], rotation[1, 0] - rotation[0, 1]])
+    return angle, axis / np.linalg.norm(axis)
+
+
+@pytest.mark.parametrize("error_axis", [(0, 1, 0), (0.6, 0.0, 0.8), (0, 0, 1)])
+def test_ck_reproduces_spin_model(tmp_path, written, error_axis):
+    """Nominal CK: +Z on the requested axis, 12 deg/s about it; truth CK = nominal · R(axis, 0.2°)
+    at every epoch, whether the error axis is across the spin axis (alignment), along it (phase)
+    or mixed."""
+    spin_axis = np.array([0.3, -0.4, 0.866]) / np.linalg.norm([0.3, -0.4, 0.866])
     with KernelSet([written["lsk"], written["sclk"], written["fk"]]):
         et0 = spiceypy.str2et("2024-02-03T17:48:35")
-        attitude = SpinAttitude((0.3, -0.4, 0.866), et0, 2.0, 37.0, error_axis_sc=(0, 1, 0), error_deg=0.2)
-        nominal = write_ck(tmp_path / "n.bc", attitude, et0 - 100, et0 + 100)
-        truth = write_ck(tmp_path / "t.bc", attitude, et0 - 100, et0 + 100, with_error=True)
-        rng = np.random.default_rng(3)
-        for ck, with_error in ((nominal, False), (truth, True)):
+        nominal = nominal_attitude(spin_axis, et0, 2.0, np.eye(3), math.radians(37.0))
+        truth = with_attitude_error(nominal, error_axis, 0.2)
+        nominal_ck = write_ck(tmp_path / "n.bc", nominal, et0 - 100, et0 + 100)
+        truth_ck = write_ck(tmp_path / "t.bc", truth, et0 - 100, et0 + 100)
+        times = et0 + np.random.default_rng(3).uniform(-99, 99, 10)
+        read = {}
+        for name, ck, model in (("nominal", nominal_ck, nominal), ("truth", truth_ck, truth)):
             with KernelSet([ck]):
-                for t in et0 + rng.uniform(-99, 99, 10):
-                    from_ck = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", t))
-                    # independent model: spin axis fixed, phase advancing 12 deg/s
-                    assert np.abs(from_ck - attitude.sc_to_j2000(t, with_error)).max() < 1e-9
-                z = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et0))[:, 2]
-                x0 = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et0))[:, 0]
-                x1 = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et0 + 1.0))[:, 0]
-                if not with_error:
-                    assert z == pytest.approx(np.array([0.3, -0.4, 0.866]) / np.linalg.norm([0.3, -0.4, 0.866]), abs=1e-12)
+                read[name] = [np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", t)) for t in times]
+                for t, from_ck in zip(times, read[name]):
+                    assert np.abs(from_ck - model.spacecraft_to_j2000(t, with_alignment=True)).max() < 1e-9
+                if name == "nominal":
+                    z = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et0))[:, 2]
+                    x0 = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et0))[:, 0]
+                    x1 = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et0 + 1.0))[:, 0]
+                    assert z == pytest.approx(spin_axis, abs=1e-12)
                     assert math.degrees(math.acos(np.clip(x0 @ x1, -1, 1))) == pytest.approx(12.0, abs=1e-9)
-        with KernelSet([nominal]):
-            a = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et0 + 5))
-        with KernelSet([truth]):
-            b = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et0 + 5))
-        angle = math.degrees(math.acos((np.trace(a.T @ b) - 1) / 2))
+    for a, b in zip(read["nominal"], read["truth"]):
+        angle, axis = _angle_axis(a.T @ b)  # R(axis_sc, angle), the same at every epoch
         assert angle == pytest.approx(0.2, abs=1e-9)
+        assert axis == pytest.approx(np.asarray(error_axis, float) / np.linalg.norm(error_axis), abs=1e-6)

@@ -12,6 +12,7 @@ from ioflyby.geometry.pose import (
     stellar_aberration,
     target_radii,
 )
+from ioflyby.geometry.spin import SpinAttitude, camera_to_spacecraft
 from ioflyby.geometry.surface import (
     illumination_angles,
     intersect_ellipsoid,
@@ -25,7 +26,9 @@ __all__ = [
     "SPEED_OF_LIGHT_KM_S",
     "Backplanes",
     "FrameletPose",
+    "SpinAttitude",
     "body_frame_name",
+    "camera_to_spacecraft",
     "framelet_backplanes",
     "framelet_pose",
     "framelet_pose_with_attitude",

@@ -2,7 +2,6 @@
 timing offset and Juno's spin attitude (axis, phase, rate), with or without a CK prior, and the
 solution written as a CK (plus an SCLK where needed) and a JSON report."""
 
-from ioflyby.pointing.attitude import SpinAttitude, camera_to_spacecraft
 from ioflyby.pointing.ck import sclk_covers, write_ck, write_outputs, write_project_sclk
 from ioflyby.pointing.limb import LimbPoints, detect_limb, detect_limb_framelet
 from ioflyby.pointing.model import FrameletEphemeris, LimbModel
@@ -19,8 +18,6 @@ __all__ = [
     "LimbModel",
     "LimbPoints",
     "PointingSolution",
-    "SpinAttitude",
-    "camera_to_spacecraft",
     "detect_limb",
     "detect_limb_framelet",
     "framelet_nominal_ets",

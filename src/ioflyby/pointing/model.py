@@ -4,7 +4,7 @@ for a given spin attitude and timing offset.
 Per framelet (one SPICE pose at its nominal mid-exposure time, never per point or per
 iteration) the target ephemeris is held with its rates, so a timing offset ``dt`` moves it to
 first order (target position + relative velocity · dt, body orientation + rate · dt); the
-camera attitude comes from :class:`~ioflyby.pointing.attitude.SpinAttitude` at ``t + dt``.
+camera attitude comes from :class:`~ioflyby.geometry.spin.SpinAttitude` at ``t + dt``.
 Rays follow the geometry package's conventions (apparent camera rays → stellar aberration
 removed with the observer's barycentric velocity → body frame at the light-time corrected
 epoch), so the predicted limb agrees with ``FrameletPose.rays_to_surface``.
@@ -27,7 +27,7 @@ from ioflyby.geometry import (
     limb_distance,
     stellar_aberration,
 )
-from ioflyby.pointing.attitude import SpinAttitude
+from ioflyby.geometry.spin import SpinAttitude
 from ioflyby.pointing.limb import LimbPoints
 
 

@@ -37,8 +37,9 @@ from scipy.optimize import least_squares
 from ioflyby.camera import JunoCam
 from ioflyby.errors import PointingError
 from ioflyby.geometry import FrameletPose, framelet_pose_with_attitude, target_radii
-from ioflyby.pointing.attitude import (
+from ioflyby.geometry.spin import (
     SpinAttitude,
+    axis_basis,
     camera_to_spacecraft,
     rotation_vector_matrix,
 )
@@ -291,8 +292,6 @@ def _fit(
 
 def _axis_offset(attitude: SpinAttitude, prior: SpinAttitude) -> np.ndarray:
     """Spin-axis offset from the prior's, in the prior's (east, north) tangent plane, rad."""
-    from ioflyby.pointing.attitude import axis_basis
-
     basis = axis_basis(prior.ra, prior.dec)
     return basis[:, :2].T @ attitude.axis
 

@@ -6,7 +6,12 @@ Entry points: :func:`build_twin` (what ``ioflyby simulate`` runs), :func:`design
 registry :data:`SCENARIOS`.
 """
 
-from ioflyby.simulate.attitude import SpinAttitude, sclk_string, write_ck
+from ioflyby.simulate.attitude import (
+    nominal_attitude,
+    sclk_string,
+    with_attitude_error,
+    write_ck,
+)
 from ioflyby.simulate.basemap import (
     LONGITUDE_CONVENTION,
     Basemap,
@@ -44,14 +49,15 @@ __all__ = [
     "PlannedImage",
     "RenderResult",
     "Scenario",
-    "SpinAttitude",
     "TwinOptions",
     "build_twin",
     "default_basemap_path",
     "design_flyby",
     "get_scenario",
     "load_basemap",
+    "nominal_attitude",
     "sclk_string",
+    "with_attitude_error",
     "write_ck",
     "write_ephemeris_spk",
 ]

@@ -1,82 +1,56 @@
 """Spin-stabilised attitude of the twin's spacecraft, written as a type 3 CK.
 
-The spacecraft frame (JUNO_SPACECRAFT, −61000) spins about its +Z axis at a constant rate
-(Juno: 2 rpm) with +Z held along ``spin_axis`` (a J2000 unit vector). At ``reference_et`` the
-spacecraft +X axis points along ``x_reference`` projected perpendicular to the spin axis, turned
-by ``phase_deg`` about +Z. Then
+The attitude is the project's spin model :class:`ioflyby.geometry.spin.SpinAttitude` (the one
+``ioflyby.pointing`` solves for): JUNO_SPACECRAFT (−61000) spins about its +Z axis, held along
+the J2000 spin axis (RA/Dec), at a constant rate (Juno: 2 rpm), with the phase counted from
+east at ``reference_et``::
 
-    C(sc → J2000)(t) = A · R_z(phase + ω (t − reference_et)),  A = [x̂₀ ŷ₀ ẑ]
+    C(sc → J2000)(t) = B(ra, dec) · Rz(phase + rate (t − reference_et)) · A
 
-An *attitude error* rotates the truth away from the nominal CK: truth = nominal · R(axis_sc,
-angle), i.e. a rotation about an axis fixed in the spacecraft frame. CKs store the C-matrix
-J2000 → spacecraft (``m2q`` of its transpose) with the angular velocity in J2000, every
-``step_s`` seconds; type 3 interpolation of a uniform spin between such records is exact.
+The *nominal* attitude has no tilt (A = I). An injected *attitude error* rotates the truth away
+from it about an axis fixed in the spacecraft frame, truth = nominal · R(axis_sc, angle)
+(:func:`with_attitude_error`): its X/Y part becomes the model's alignment rotation A (a tilt of
++Z from the spin axis), its Z part a change of phase — exactly, for any axis and angle. CKs
+store the C-matrix J2000 → spacecraft with the angular velocity in J2000, every ``step_s``
+seconds; type 3 interpolation of a uniform spin between such records is exact.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import spiceypy
 
 from ioflyby.errors import ScenarioError
+from ioflyby.geometry.spin import SpinAttitude, rotation_vector_matrix
 from ioflyby.simulate.textkernels import SPACECRAFT_FRAME_ID, SPACECRAFT_ID
 from ioflyby.spice import writers
 
-
-def rotation_about(axis: np.ndarray, angle_rad: float) -> np.ndarray:
-    """Active rotation matrix by ``angle_rad`` about unit ``axis`` (Rodrigues)."""
-    axis = np.asarray(axis, float) / np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(angle_rad) * k + (1 - math.cos(angle_rad)) * (k @ k)
+RPM_TO_RAD_S = 2 * math.pi / 60.0
 
 
-@dataclass(frozen=True)
-class SpinAttitude:
-    """Uniform spin about spacecraft +Z; see the module docstring. Angles in degrees, rate in rpm."""
+def nominal_attitude(spin_axis_j2000: Sequence[float], reference_et: float, rate_rpm: float,
+                     camera_to_spacecraft: np.ndarray, phase_rad: float = 0.0) -> SpinAttitude:
+    """The twin's nominal spin: about ``spin_axis_j2000`` (any length), ``rate_rpm`` (rpm,
+    right-handed about +Z), phase ``phase_rad`` from east at ``reference_et`` (s past J2000 TDB)."""
+    if np.linalg.norm(spin_axis_j2000) == 0:
+        raise ScenarioError("the spin axis is the zero vector")
+    return SpinAttitude.from_axis(spin_axis_j2000, phase_rad, rate_rpm * RPM_TO_RAD_S, reference_et,
+                                  camera_to_spacecraft)
 
-    spin_axis: tuple[float, float, float]
-    reference_et: float
-    rate_rpm: float = 2.0
-    phase_deg: float = 0.0
-    x_reference: tuple[float, float, float] = (0.0, 0.0, 1.0)
-    error_axis_sc: tuple[float, float, float] = (1.0, 0.0, 0.0)
-    error_deg: float = 0.0
 
-    @property
-    def rate_rad_s(self) -> float:
-        """Spin rate, rad/s (positive: right-handed about +Z)."""
-        return self.rate_rpm * 2 * math.pi / 60.0
-
-    def _base(self) -> np.ndarray:
-        z = np.asarray(self.spin_axis, float)
-        z /= np.linalg.norm(z)
-        x = np.asarray(self.x_reference, float)
-        x = x - (x @ z) * z
-        if np.linalg.norm(x) < 1e-6:
-            x = np.cross([0.0, 1.0, 0.0], z) if abs(z[1]) < 0.9 else np.cross([1.0, 0.0, 0.0], z)
-        x /= np.linalg.norm(x)
-        return np.column_stack([x, np.cross(z, x), z])
-
-    def sc_to_j2000(self, et: float | np.ndarray, with_error: bool = False) -> np.ndarray:
-        """Rotation(s) spacecraft → J2000 at ``et`` (shape (3, 3) or (n, 3, 3))."""
-        ets = np.atleast_1d(np.asarray(et, float))
-        angle = math.radians(self.phase_deg) + self.rate_rad_s * (ets - self.reference_et)
-        c, s = np.cos(angle), np.sin(angle)
-        rz = np.zeros((len(ets), 3, 3))
-        rz[:, 0, 0], rz[:, 0, 1], rz[:, 1, 0], rz[:, 1, 1], rz[:, 2, 2] = c, -s, s, c, 1.0
-        result = self._base() @ rz
-        if with_error and self.error_deg:
-            result = result @ rotation_about(np.asarray(self.error_axis_sc), math.radians(self.error_deg))
-        return result[0] if np.ndim(et) == 0 else result
-
-    def angular_velocity_j2000(self) -> np.ndarray:
-        """Angular velocity of the spacecraft frame in J2000, rad/s (the error does not change it)."""
-        z = np.asarray(self.spin_axis, float)
-        return self.rate_rad_s * z / np.linalg.norm(z)
+def with_attitude_error(nominal: SpinAttitude, axis_sc: Sequence[float], angle_deg: float) -> SpinAttitude:
+    """The truth attitude: ``nominal`` followed by a rotation of ``angle_deg`` about ``axis_sc``
+    (spacecraft frame, any length). The X/Y part goes into the alignment, the Z part into the phase."""
+    axis = np.asarray(axis_sc, float)
+    if not angle_deg:
+        return nominal
+    if axis.shape != (3,) or np.linalg.norm(axis) == 0:
+        raise ScenarioError(f"attitude error axis {tuple(axis_sc)}: give three numbers x,y,z, not all 0")
+    return nominal.with_spacecraft_rotation(rotation_vector_matrix(axis / np.linalg.norm(axis) * math.radians(angle_deg)))
 
 
 def et_to_sclk_ticks(et: float) -> float:
@@ -90,17 +64,16 @@ def sclk_string(et: float) -> str:
     return f"{ticks // 256}:{ticks % 256}"
 
 
-def write_ck(path: Path, attitude: SpinAttitude, start_et: float, stop_et: float,
-             with_error: bool = False, step_s: float = 1.0) -> Path:
-    """Write the attitude over [start_et, stop_et] as a type 3 CK segment for frame −61000
-    relative to J2000 (SCLK −61 and an LSK must be loaded). ``with_error`` writes the truth
-    attitude with the injected error applied."""
+def write_ck(path: Path, attitude: SpinAttitude, start_et: float, stop_et: float, step_s: float = 1.0,
+             segment_id: str = "ioflyby twin spin") -> Path:
+    """Write ``attitude`` (with its alignment as a tilt of the spacecraft) over [start_et,
+    stop_et] (ET) as a type 3 CK segment for frame −61000 relative to J2000, a record every
+    ``step_s`` seconds (SCLK −61 and an LSK must be loaded)."""
     if stop_et <= start_et:
         raise ScenarioError("CK interval is empty")
-    if attitude.rate_rad_s * step_s >= math.pi / 2:
+    if abs(attitude.rate) * step_s >= math.pi / 2:
         raise ScenarioError("CK record spacing too coarse for the spin rate")
     n = int(math.ceil((stop_et - start_et) / step_s)) + 1
     ets = np.linspace(start_et, stop_et, n)
-    segment = "ioflyby twin spin" + (" truth" if with_error else "")
-    return writers.write_ck(path, ets, attitude.sc_to_j2000(ets, with_error=with_error),
-                            attitude.angular_velocity_j2000(), SPACECRAFT_FRAME_ID, SPACECRAFT_ID, segment)
+    return writers.write_ck(path, ets, attitude.spacecraft_to_j2000(ets, with_alignment=True),
+                            attitude.angular_velocity_j2000, SPACECRAFT_FRAME_ID, SPACECRAFT_ID, segment_id)

@@ -33,9 +33,15 @@ from ioflyby import __version__
 from ioflyby.camera import JunoCam
 from ioflyby.errors import ScenarioError
 from ioflyby.fileio import atomic_write_text
+from ioflyby.geometry.spin import SpinAttitude, camera_to_spacecraft
 from ioflyby.ingest import write_product
 from ioflyby.simulate import textkernels as tk
-from ioflyby.simulate.attitude import SpinAttitude, sclk_string, write_ck
+from ioflyby.simulate.attitude import (
+    nominal_attitude,
+    sclk_string,
+    with_attitude_error,
+    write_ck,
+)
 from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, load_basemap
 from ioflyby.simulate.ephemeris import write_ephemeris_spk
 from ioflyby.simulate.render import FrameletRenderer, HotSpot, ImagingSpec, NoiseModel
@@ -149,22 +155,17 @@ def _earth_direction(et: float) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _boresight_sc() -> np.ndarray:
-    with spice_errors("reading the JunoCam mounting (FK)"):
-        return np.asarray(spiceypy.pxform("JUNO_JUNOCAM", "JUNO_SPACECRAFT", 0.0))[:, 2]
-
-
 def _azimuth_gap(attitude: SpinAttitude, target: str, boresight_sc: np.ndarray, et: float) -> float:
     """Azimuth (about spacecraft +Z) of the target minus that of the boresight, wrapped to ±π."""
     direction = np.asarray(spiceypy.spkpos(target, et, "J2000", "LT+S", "JUNO")[0])
-    in_sc = attitude.sc_to_j2000(et, with_error=True).T @ direction
+    in_sc = attitude.spacecraft_to_j2000(et, with_alignment=True).T @ direction
     gap = math.atan2(in_sc[1], in_sc[0]) - math.atan2(boresight_sc[1], boresight_sc[0])
     return (gap + math.pi) % (2 * math.pi) - math.pi
 
 
 def _boresight_crossing(attitude: SpinAttitude, target: str, boresight_sc: np.ndarray, et: float) -> float:
     """The time nearest ``et`` when the boresight's azimuth equals the target's (within a spin)."""
-    period = 60.0 / attitude.rate_rpm
+    period = 2 * math.pi / abs(attitude.rate)
     grid = et + np.arange(-period, period + 1e-9, period / 120)
     gaps = [_azimuth_gap(attitude, target, boresight_sc, t) for t in grid]
     roots = []
@@ -176,12 +177,6 @@ def _boresight_crossing(attitude: SpinAttitude, target: str, boresight_sc: np.nd
     if not roots:
         raise ScenarioError(f"the camera boresight never crosses {target} near {et_to_utc(et)}")
     return min(roots, key=lambda r: abs(r - et))
-
-
-def _spin_phase_for(attitude: SpinAttitude, target: str, boresight_sc: np.ndarray, et: float) -> float:
-    """Spin phase (deg) at ``attitude.reference_et`` putting the target on the boresight at ``et``."""
-    gap = _azimuth_gap(attitude, target, boresight_sc, et)
-    return attitude.phase_deg + math.degrees(gap)
 
 
 def _product_id(scenario: Scenario, label_start_utc: str, number: int, filters: Sequence[str]) -> str:
@@ -309,16 +304,19 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
     start_et, stop_et = float(design.epochs[0]), float(design.epochs[-1])
     with KernelSet([files[k] for k in ("lsk", "pck", "ephemeris", "spacecraft", "fk", "sclk")]):
         axis = _flyby_normal(design) if scenario.spin == "flyby-normal" else _earth_direction(ca_et)
-        attitude = SpinAttitude(tuple(axis), ca_et, options.spin_rate_rpm, 0.0,
-                                error_axis_sc=tuple(options.attitude_error_axis_sc),
-                                error_deg=options.attitude_error_deg)
-        boresight = _boresight_sc()
+        mounting = camera_to_spacecraft(ca_et)
+        # First guess: +X towards celestial north (phase π/2 from east), as the twin always had.
+        nominal = nominal_attitude(axis, ca_et, options.spin_rate_rpm, mounting, phase_rad=math.pi / 2)
+        truth = with_attitude_error(nominal, options.attitude_error_axis_sc, options.attitude_error_deg)
+        boresight = mounting[:, 2]
         images = options.images or scenario.images
-        first_mid = ca_et + images[0].offset_s
-        attitude = SpinAttitude(**{**asdict(attitude), "phase_deg": _spin_phase_for(attitude, scenario.target, boresight, first_mid)})
-        files["ck"] = write_ck(kdir / "twin_juno_attitude.bc", attitude, start_et, stop_et, with_error=False)
-        files["ck_truth"] = write_ck(kdir / "twin_juno_attitude_truth.bc", attitude, start_et, stop_et, with_error=True)
-        crossings = [_boresight_crossing(attitude, scenario.target, boresight, ca_et + im.offset_s) for im in images]
+        # Spin phase putting the target on the (true) boresight in the middle of the first image.
+        gap = _azimuth_gap(truth, scenario.target, boresight, ca_et + images[0].offset_s)
+        nominal, truth = (a.with_params(phase=a.phase + gap) for a in (nominal, truth))
+        files["ck"] = write_ck(kdir / "twin_juno_attitude.bc", nominal, start_et, stop_et)
+        files["ck_truth"] = write_ck(kdir / "twin_juno_attitude_truth.bc", truth, start_et, stop_et,
+                                     segment_id="ioflyby twin spin truth")
+        crossings = [_boresight_crossing(truth, scenario.target, boresight, ca_et + im.offset_s) for im in images]
     truth_files = [files[k] for k in ("lsk", "pck", "ephemeris", "spacecraft", "fk", "ik", "sclk", "ck_truth")]
     nominal_files = truth_files[:-1] + [files["ck"]]
     rel = lambda p: os.path.relpath(p, tmp) if Path(p).is_relative_to(tmp) else None
@@ -360,7 +358,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
                 "interframe_delay_s": image.interframe_delay_s, "render_seconds": round(result.seconds, 3),
                 "target_pixels": result.target_pixels, "pixels": result.truth_pixels,
             })
-    truth = _truth_document(scenario, options, design, attitude, basemap.path, fk_ik_source, files, tmp, products)
+    truth = _truth_document(scenario, options, design, nominal, basemap.path, fk_ik_source, files, tmp, products)
     atomic_write_text(tmp / "truth.json", json.dumps(truth, indent=2) + "\n")
     return truth
 
@@ -380,8 +378,8 @@ def _truth_document(scenario, options, design, attitude, basemap_path, fk_ik_sou
         "approach": {"orbit": design.info["orbit"], "relative_speed_km_s": design.info["relative_speed_km_s"],
                      "relative_velocity_j2000_km_s": design.relative_velocity_km_s.tolist(),
                      "model": design.info["model"]},
-        "spin": {"axis_j2000": list(attitude.spin_axis), "rate_rpm": attitude.rate_rpm,
-                 "phase_deg": attitude.phase_deg, "reference_et": attitude.reference_et,
+        "spin": {"axis_j2000": attitude.axis.tolist(), "rate_rpm": options.spin_rate_rpm,
+                 "phase_deg": math.degrees(attitude.phase) % 360.0, "reference_et": attitude.reference_et,
                  "reference_utc": et_to_utc(attitude.reference_et), "axis_choice": scenario.spin},
         "injected": {
             "timing_offset_s": options.timing_offset_s,
