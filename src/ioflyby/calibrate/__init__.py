@@ -7,8 +7,12 @@ Calibration frames are read from a directory the user names (layout in
 from ioflyby.calibrate.derive import DerivedFlat, derive_pixel_flat, write_derived_flat
 from ioflyby.calibrate.frames import CalibrationFile, scan_directory, select_file
 from ioflyby.calibrate.metrics import (
+    OverlapFlatness,
+    OverlapShift,
     column_striping,
     lit_column_striping,
+    overlap_flatness,
+    register_overlaps,
     vignetting_ratio,
 )
 from ioflyby.calibrate.output import write_calibrated
@@ -28,6 +32,8 @@ __all__ = [
     "CalibratedProduct",
     "CalibrationFile",
     "DerivedFlat",
+    "OverlapFlatness",
+    "OverlapShift",
     "calibrate_product",
     "column_striping",
     "derive_pixel_flat",
@@ -35,6 +41,8 @@ __all__ = [
     "fit_dark_scale",
     "inpaint",
     "lit_column_striping",
+    "overlap_flatness",
+    "register_overlaps",
     "scan_directory",
     "select_file",
     "vignetting_ratio",

@@ -142,7 +142,7 @@ def calibrate_product(
     calibration_dir = Path(calibration_dir)
     files, ignored = scan_directory(calibration_dir)
     dn = product.decompanded()
-    n_exp, n_filt = dn.shape[:2]
+    n_filt = dn.shape[1]
     out = np.empty(dn.shape, dtype=np.float32)
     bad_all = np.zeros((n_filt, *dn.shape[2:]), dtype=bool)
     exposure_s = product.exposure_ms / 1e3
