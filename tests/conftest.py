@@ -40,3 +40,18 @@ def kernel_dir(shared_data: Path) -> Path:
 def raw_products_dir(shared_data: Path) -> Path:
     """Folder of the five real JunoCam products (PNG + Metadata.json + mapprojected PNG)."""
     return shared_data / "junocam" / "raw"
+
+
+@pytest.fixture(scope="session")
+def pj1_kernel_files(kernel_dir: Path) -> list[Path]:
+    """LSK, PCK, SCLK, FK, IK and the real PJ1 CK/SPK slices (JunoCam image JNCR_2016240_01M06152)."""
+    slices = kernel_dir / "pj1_image_slices"
+    return [
+        kernel_dir / "lsk/naif0012.tls",
+        kernel_dir / "pck/pck00010.tpc",
+        kernel_dir / "sclk/jno_sclkscet_00090.tsc",
+        kernel_dir / "fk/juno_v12.tf",
+        kernel_dir / "ik/juno_junocam_v03.ti",
+        *sorted(slices.glob("*.bc")),
+        *sorted(slices.glob("*.bsp")),
+    ]

@@ -8,7 +8,7 @@ import spiceypy
 
 from ioflyby.camera import FILTERS, FRAMELET_LINES, JunoCam
 from ioflyby.camera.junocam import PHOTOACTIVE_FIRST_SAMPLE, PHOTOACTIVE_SAMPLES
-from ioflyby.errors import GeometryError, KernelError
+from ioflyby.errors import GeometryError
 from ioflyby.spice import KernelSet
 
 PJ1_CLOCK = "525560580:87"
@@ -111,17 +111,8 @@ def test_framelet_timing_uses_ik_bias_and_delta(camera):
 
 
 @pytest.fixture(scope="module")
-def pj1_kernels(kernel_dir):
-    slices = kernel_dir / "pj1_image_slices"
-    files = [
-        kernel_dir / "lsk/naif0012.tls",
-        kernel_dir / "sclk/jno_sclkscet_00090.tsc",
-        kernel_dir / "fk/juno_v12.tf",
-        kernel_dir / "ik/juno_junocam_v03.ti",
-        *sorted(slices.glob("*.bc")),
-        *sorted(slices.glob("*.bsp")),
-    ]
-    with KernelSet(files) as kernels:
+def pj1_kernels(pj1_kernel_files):
+    with KernelSet(pj1_kernel_files) as kernels:
         yield kernels
 
 

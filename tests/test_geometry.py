@@ -17,25 +17,14 @@ from ioflyby.geometry import (
     planetocentric_latlon,
     target_radii,
 )
+from ioflyby.spice import KernelSet
 
 PJ1_START_UTC = "2016-08-27T09:00:04.129"
 
 
 @pytest.fixture(scope="module")
-def pj1(kernel_dir):
-    from ioflyby.spice import KernelSet
-
-    slices = kernel_dir / "pj1_image_slices"
-    files = [
-        kernel_dir / "lsk/naif0012.tls",
-        kernel_dir / "pck/pck00010.tpc",
-        kernel_dir / "sclk/jno_sclkscet_00090.tsc",
-        kernel_dir / "fk/juno_v12.tf",
-        kernel_dir / "ik/juno_junocam_v03.ti",
-        *sorted(slices.glob("*.bc")),
-        *sorted(slices.glob("*.bsp")),
-    ]
-    with KernelSet(files):
+def pj1(pj1_kernel_files):
+    with KernelSet(pj1_kernel_files):
         yield JunoCam.from_kernel_pool()
 
 
