@@ -74,32 +74,28 @@ def _minutes(track: Track) -> np.ndarray:
     return track.t_rel_s / 60.0
 
 
-def plot_altitude(tracks: Sequence[Track], path: Path) -> Path:
-    """Altitude above the ellipsoid (km, log scale) against minutes from closest approach."""
+def _plot_against_time(tracks: Sequence[Track], values: str, ylabel: str, title: str, path: Path) -> Path:
+    """One log-scale line per track of attribute ``values`` against minutes from C/A."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for track in tracks:
-        ax.plot(_minutes(track), track.altitude_km, label=track.label)
+        ax.plot(_minutes(track), getattr(track, values), label=track.label)
     ax.set_yscale("log")
     ax.set_xlabel("time from closest approach (min)")
-    ax.set_ylabel("altitude above ellipsoid (km)")
-    ax.set_title("Altitude vs time")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+def plot_altitude(tracks: Sequence[Track], path: Path) -> Path:
+    """Altitude above the ellipsoid (km, log scale) against minutes from closest approach."""
+    return _plot_against_time(tracks, "altitude_km", "altitude above ellipsoid (km)", "Altitude vs time", path)
 
 
 def plot_resolution(tracks: Sequence[Track], path: Path) -> Path:
     """JunoCam nadir scale (km/px = altitude × IFOV) against minutes from closest approach."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for track in tracks:
-        ax.plot(_minutes(track), track.km_per_px, label=track.label)
-    ax.set_yscale("log")
-    ax.set_xlabel("time from closest approach (min)")
-    ax.set_ylabel("JunoCam nadir scale (km/px)")
-    ax.set_title("Resolution vs time")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    return _plot_against_time(tracks, "km_per_px", "JunoCam nadir scale (km/px)", "Resolution vs time", path)
 
 
 def _west_label(lon_east: float) -> str:
