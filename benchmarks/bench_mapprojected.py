@@ -1,0 +1,75 @@
+"""Benchmark/report: our maps of the five real products (pointing solved from the limb, no CK)
+against the JunoCam team's own ``-mapprojected.png``, in the team's convention
+(``ioflyby.pointing.mapprojected``, ``docs/mapprojected.md``). Prints, per product, the
+registration offset (phase correlation, px), the band-pass correlation, the rotation between the
+two (brute force, deg) and the times.
+
+Usage: python benchmarks/bench_mapprojected.py [--projection perspective|orthographic] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ioflyby.ingest import read_product
+from ioflyby.mapping.pipeline import ProcessOptions, process_products
+from ioflyby.pointing.compare import compare_with_reference
+from ioflyby.pointing.mapprojected import (
+    process_options,
+    resample_geotiff,
+    view_from_label,
+)
+from ioflyby.pointing.solve import pose_source_from_solutions, solve_loaded
+from ioflyby.spice import KernelSet
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+KERNELS = DATA / "kernels"
+FILES = [KERNELS / name for name in (
+    "lsk/naif0012.tls", "pck/pck00010.tpc", "fk/juno_v12.tf", "ik/juno_junocam_v03.ti",
+    "sclk/jno_sclkscet_00090.tsc", "spk/spk_pre_220614_221109_220810_jm0450.bsp",
+)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--projection", default="perspective", choices=("perspective", "orthographic"))
+    parser.add_argument("--keep", type=Path, default=None, help="write maps and resampled PNGs here")
+    args = parser.parse_args()
+    out = args.keep or Path(tempfile.mkdtemp())
+    print(f"{'product':28s} {'solve s':>7s} {'limb px':>7s} {'dx px':>7s} {'dy px':>7s} {'|d| px':>7s} "
+          f"{'corr':>6s} {'rot deg':>8s} {'north deg':>9s}")
+    for folder in sorted((DATA / "junocam" / "raw").iterdir()):
+        product = read_product(folder)
+        with KernelSet(FILES):
+            began = time.perf_counter()
+            solution = solve_loaded(product, prior="search", align=True)
+            solve_s = time.perf_counter() - began
+            view = view_from_label(product)
+        settings = process_options(view)
+        if args.projection == "orthographic":
+            settings = {"lat": settings["lat"], "lon": settings["lon"], "resolution_km": view.sphere_radius_km / view.disc_radius_px}
+        options = ProcessOptions(projection=args.projection, **settings)
+        result = process_products([folder], FILES, out / product.product_id, options,
+                                  pose_source=pose_source_from_solutions([solution]))
+        ours = resample_geotiff(result["outputs"][0], view)
+        if args.keep:
+            from PIL import Image
+
+            rgb = ours[..., :-1].astype(float)
+            Image.fromarray((np.clip(rgb / max(rgb.max(), 1) * 255, 0, 255)).astype(np.uint8).squeeze()).save(
+                out / f"{product.product_id}_teamview.png")
+        reference = next(folder.glob("*-mapprojected.png"))
+        c = compare_with_reference(ours, reference, rotation_max_deg=5.0)
+        print(f"{product.product_id:28s} {solve_s:7.2f} {solution.limb_rms_px:7.3f} {c['offset_px'][0]:7.2f} "
+              f"{c['offset_px'][1]:7.2f} {c['offset_norm_px']:7.2f} {c['correlation']:6.3f} {c['rotation_deg']:8.2f} "
+              f"{view.north_angle_deg:9.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
