@@ -6,6 +6,11 @@ ioflyby, the user points at a directory):
 - **kind** from the file name: ``dark`` (subtracted), ``pixelflat`` / ``pixel_flat`` (pixel-to-pixel
   and column response, e.g. from ``ioflyby calibrate derive-flat``), otherwise ``flat`` (the
   large-scale response incl. vignetting), ``mask`` or ``inpaint`` (bad pixels, nonzero = bad).
+  A ``flat`` whose name contains ``overlap`` is a large-scale flat derived from framelet
+  overlaps: ``ioflyby calibrate derive-flat --from-overlaps`` writes
+  ``flat_overlap[_pjNN]_<filter>.tif`` (float32, mean 1) = the flat the directory selected as
+  its base x the response correction along lines fitted to the overlaps, plus
+  ``flat_overlap[_pjNN].json`` (ignored here); NN = the latest perijove of the products used.
   Files whose name matches none of these (``gain``, ``debias``, ``coverage``...) are ignored and
   listed as unused.
 - **filter** from a token in the name (``blue``, ``green``, ``red``, ``methane``, or a trailing
@@ -17,8 +22,9 @@ ioflyby, the user points at a directory):
 
 Selection for a product of perijove P, per kind and filter: among the files with perijove <= P
 the one with the highest perijove (the *nearest earlier set*); files without a perijove rank
-below any numbered one; at equal rank a single-filter file beats a stack, then the name
-decides. A product of unknown perijove gets the latest set. If a kind has files for the
+below any numbered one; at equal rank a flat derived from framelet overlaps beats any other
+(it is its base flat corrected, see below), then a single-filter file beats a stack, then the
+name decides. A product of unknown perijove gets the latest set. If a kind has files for the
 filter but all are later than P, that is a CalibrationError (a later set describes a different
 detector state); if a kind has no file for the filter at all, the step is skipped and recorded.
 """
@@ -135,8 +141,9 @@ def select_file(
     if not matching:
         return None
 
-    def rank(item: CalibrationFile) -> tuple[int, int, str]:
-        return (-1 if item.perijove is None else item.perijove, 0 if item.stacked else 1, item.path.name)
+    def rank(item: CalibrationFile) -> tuple[int, int, int, str]:
+        derived = int(item.kind == "flat" and "overlap" in item.path.name.lower())
+        return (-1 if item.perijove is None else item.perijove, derived, 0 if item.stacked else 1, item.path.name)
 
     eligible = matching if perijove is None else [f for f in matching if f.perijove is None or f.perijove <= perijove]
     if not eligible:

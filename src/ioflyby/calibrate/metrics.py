@@ -190,6 +190,66 @@ def _fit_shift(found: np.ndarray) -> OverlapShift:
                         float(np.sqrt(np.mean(resid[keep] ** 2))))
 
 
+@dataclass(frozen=True, eq=False)
+class OverlapBlock:
+    """The matched lit pixels of one sample block of one consecutive framelet pair.
+
+    Pixel (``line``, ``sample``) of framelet ``pair + 1`` sees the scene of (``src_line``,
+    ``src_sample``) of framelet ``pair`` (pixels, detector frame of one filter); ``value_src`` and
+    ``value_top`` are the two framelets' values there (framelet n bilinearly interpolated), so
+    ``log_ratio`` = ln(sum value_src / sum value_top) (dimensionless). ``start`` is the block's
+    first sample."""
+
+    pair: int
+    start: int
+    log_ratio: float
+    line: np.ndarray
+    sample: np.ndarray
+    src_line: np.ndarray
+    src_sample: np.ndarray
+    value_src: np.ndarray
+    value_top: np.ndarray
+
+
+def overlap_blocks(frames: np.ndarray, shift: OverlapShift, lit_min: float, *, reference: np.ndarray | None = None,
+                   block: int = 32, min_fraction: float = 0.5, erode: int = 2) -> list[OverlapBlock]:
+    """Every measured (pair, block) of the framelet overlaps with its matched pixels, for
+    ``overlap_flatness`` (which takes the median over pairs) and for fitting a flat to the
+    overlaps (``ioflyby.calibrate.derive``). Arguments as for ``overlap_flatness``."""
+    data = np.asarray(frames, dtype=np.float64)
+    chooser = data if reference is None else np.asarray(reference, dtype=np.float64)
+    if chooser.shape != data.shape:
+        raise CalibrationError(f"reference framelets {chooser.shape} do not match the framelets {data.shape}")
+    n_lines, n_samples = data.shape[-2:]
+    samples = np.arange(n_samples, dtype=np.float64)
+    dy, dx = shift.at(samples)
+    lines = np.arange(n_lines - int(np.floor(dy.min())), dtype=np.float64)[:, None]
+    src_line = lines + dy[None, :]
+    src_sample = np.broadcast_to(samples[None, :] + dx[None, :], src_line.shape)
+    line_grid = np.broadcast_to(lines, src_line.shape)
+    sample_grid = np.broadcast_to(samples[None, :], src_line.shape)
+    inside = (src_line <= n_lines - 1) & (src_sample >= 0) & (src_sample <= n_samples - 1)
+    structure = np.ones((2 * erode + 1, 2 * erode + 1), dtype=bool)
+    found: list[OverlapBlock] = []
+    for pair in range(data.shape[0] - 1):
+        a, b = data[pair], data[pair + 1]
+        moved = ndimage.map_coordinates(a, [src_line, src_sample], order=1, mode="nearest")
+        top = b[: lines.shape[0]]
+        lit_a = ndimage.binary_erosion(chooser[pair] > lit_min, structure, border_value=1)
+        lit_moved = ndimage.map_coordinates(lit_a.astype(np.float32), [src_line, src_sample], order=0, mode="nearest") > 0
+        lit_top = ndimage.binary_erosion(chooser[pair + 1] > lit_min, structure, border_value=1)[: lines.shape[0]]
+        good = inside & lit_moved & lit_top & (moved > 0) & (top > 0)
+        for s0 in range(0, n_samples - block + 1, block):
+            cols = slice(s0, s0 + block)
+            sel = good[:, cols]
+            if sel.sum() >= min_fraction * inside[:, cols].sum() and sel.any():
+                v_src, v_top = moved[:, cols][sel], top[:, cols][sel]
+                found.append(OverlapBlock(pair, s0, float(np.log(v_src.sum() / v_top.sum())),
+                                          line_grid[:, cols][sel], sample_grid[:, cols][sel],
+                                          src_line[:, cols][sel], src_sample[:, cols][sel], v_src, v_top))
+    return found
+
+
 def overlap_flatness(frames: np.ndarray, shift: OverlapShift, lit_min: float, *, reference: np.ndarray | None = None,
                      block: int = 32, min_fraction: float = 0.5, erode: int = 2) -> OverlapFlatness:
     """Response ratio of the framelet overlaps per ``block`` samples (see OverlapFlatness).
@@ -203,32 +263,12 @@ def overlap_flatness(frames: np.ndarray, shift: OverlapShift, lit_min: float, *,
     the limb's steep edge out); a block of a pair counts where at least ``min_fraction`` of its
     overlap pixels do. Pass ``reference`` (e.g. the raw framelets, with ``lit_min`` in their unit)
     to choose the pixels there, so that two versions of a product are compared on the same pixels."""
-    data = np.asarray(frames, dtype=np.float64)
-    chooser = data if reference is None else np.asarray(reference, dtype=np.float64)
-    if chooser.shape != data.shape:
-        raise CalibrationError(f"reference framelets {chooser.shape} do not match the framelets {data.shape}")
-    n_lines, n_samples = data.shape[-2:]
-    samples = np.arange(n_samples, dtype=np.float64)
-    dy, dx = shift.at(samples)
-    lines = np.arange(n_lines - int(np.floor(dy.min())), dtype=np.float64)[:, None]
-    src_line = lines + dy[None, :]
-    src_sample = np.broadcast_to(samples[None, :] + dx[None, :], src_line.shape)
-    inside = (src_line <= n_lines - 1) & (src_sample >= 0) & (src_sample <= n_samples - 1)
-    starts = np.arange(0, n_samples - block + 1, block)
-    per_pair = np.full((data.shape[0] - 1, starts.size), np.nan)
-    structure = np.ones((2 * erode + 1, 2 * erode + 1), dtype=bool)
-    for pair in range(data.shape[0] - 1):
-        a, b = data[pair], data[pair + 1]
-        moved = ndimage.map_coordinates(a, [src_line, src_sample], order=1, mode="nearest")
-        top = b[: lines.shape[0]]
-        lit_a = ndimage.binary_erosion(chooser[pair] > lit_min, structure, border_value=1)
-        lit_moved = ndimage.map_coordinates(lit_a.astype(np.float32), [src_line, src_sample], order=0, mode="nearest") > 0
-        lit_top = ndimage.binary_erosion(chooser[pair + 1] > lit_min, structure, border_value=1)[: lines.shape[0]]
-        good = inside & lit_moved & lit_top & (moved > 0) & (top > 0)
-        for i, s0 in enumerate(starts):
-            sel = good[:, s0 : s0 + block]
-            if sel.sum() >= min_fraction * inside[:, s0 : s0 + block].sum() and sel.any():
-                per_pair[pair, i] = np.log(moved[:, s0 : s0 + block][sel].sum() / top[:, s0 : s0 + block][sel].sum())
+    n_pairs = max(np.shape(frames)[0] - 1, 0)
+    starts = np.arange(0, np.shape(frames)[-1] - block + 1, block)
+    per_pair = np.full((n_pairs, starts.size), np.nan)
+    for item in overlap_blocks(frames, shift, lit_min, reference=reference, block=block,
+                               min_fraction=min_fraction, erode=erode):
+        per_pair[item.pair, item.start // block] = item.log_ratio
     counts = np.sum(np.isfinite(per_pair), axis=0)
     measured = counts > 0
     with warnings.catch_warnings():

@@ -98,20 +98,25 @@ def detect_hot_pixels(background: np.ndarray, sigma: float = 6.0, min_dn: float 
 
 def inpaint(frames: np.ndarray, bad: np.ndarray, max_iterations: int = 64) -> np.ndarray:
     """Fill ``bad`` pixels of each frame ``[n, rows, cols]`` from valid neighbours (normalised
-    convolution with a 3 x 3 kernel, repeated until holes are filled); returns a new array."""
+    convolution with a 3 x 3 box, repeated until holes are filled); returns a new array. The box
+    is applied as two 3-sample running means (same ratio as the 3 x 3 sum, several times faster)."""
     out = frames.astype(np.float32, copy=True)
     if not bad.any():
         return out
-    kernel = np.ones((1, 3, 3), dtype=np.float32)
-    valid = np.broadcast_to(~bad, out.shape).astype(np.float32)
+
+    def box(values: np.ndarray) -> np.ndarray:
+        rows = ndimage.uniform_filter1d(values, 3, axis=-2, mode="nearest")
+        return ndimage.uniform_filter1d(rows, 3, axis=-1, mode="nearest")
+
+    valid = (~np.asarray(bad)).astype(np.float32)  # one mask for every frame
     out = np.where(valid > 0, out, 0.0).astype(np.float32)
     for _ in range(max_iterations):
         holes = valid == 0
         if not holes.any():
             break
-        weight = ndimage.convolve(valid, kernel, mode="nearest")
-        total = ndimage.convolve(out * valid, kernel, mode="nearest")
+        weight = box(valid)
         fill = holes & (weight > 0)
+        total = box(out * valid)
         out = np.where(fill, total / np.maximum(weight, 1e-12), out).astype(np.float32)
         valid = np.where(fill, 1.0, valid).astype(np.float32)
     return out

@@ -2,7 +2,8 @@
 
 ``ioflyby calibrate PRODUCT --calibration DIR --out DIR`` is shorthand for
 ``ioflyby calibrate run PRODUCT ...``; ``ioflyby calibrate derive-flat PRODUCTS... --out DIR``
-derives a pixel flat from many products.
+derives a pixel flat from many products (``--from-overlaps``: the large-scale flat's response
+along lines, from where consecutive framelets overlap).
 """
 
 from __future__ import annotations
@@ -116,14 +117,26 @@ def calibrate_run(
 @calibrate_app.command("derive-flat")
 def derive_flat(
     products: list[Path] = typer.Argument(..., help="Raw products (the more and the more varied, the better)."),
-    out: Path = typer.Option(..., "--out", help="Output folder for pixelflat[_pjNN]_<filter>.tif, coverage and JSON."),
+    out: Path = typer.Option(..., "--out", help="Output folder for pixelflat[_pjNN]_<filter>.tif, coverage and JSON "
+                             "(with --from-overlaps: flat_overlap[_pjNN]_<filter>.tif and JSON)."),
     lit_min_dn: float = typer.Option(100.0, "--lit-min-dn", help="Linear DN above which a pixel counts as lit."),
     window: int = typer.Option(15, "--window", help="Odd number of samples along a line for the local mean."),
     min_count: int = typer.Option(5, "--min-count", help="Framelets a pixel must be lit in; fewer gives flat 1."),
+    from_overlaps: bool = typer.Option(False, "--from-overlaps", help="Instead of a pixel flat, derive the large-scale "
+                                       "flat's response along lines from where consecutive framelets overlap: the "
+                                       "--calibration directory's flat corrected by a fitted gradient along lines."),
+    calibration: Path | None = typer.Option(None, "--calibration", help="With --from-overlaps: calibration directory "
+                                            "for darks, pixel flats, masks and the base flat (none: raw DN, base flat 1)."),
+    line_degree: int = typer.Option(0, "--line-degree", help="With --from-overlaps: Legendre degree in sample of the "
+                                    "gradient along lines (0 = one gradient per filter, best in cross-validation)."),
+    sample_degree: int = typer.Option(0, "--sample-degree", help="With --from-overlaps: Legendre degree of the slow "
+                                      "variation along samples, seen only through the overlaps' sample shift; 0 = "
+                                      "keep the base flat's (higher degrees did worse on held-out PJ43/44 products)."),
     as_json: bool = typer.Option(False, "--json", help="Print the written paths as JSON."),
 ) -> None:
-    """Derive a pixel flat (pixel-to-pixel and column response; not vignetting) from many raw products."""
-    from ioflyby.calibrate import derive_pixel_flat, write_derived_flat
+    """Derive a pixel flat (pixel-to-pixel and column response; not vignetting) from many raw
+    products, or with --from-overlaps the large-scale flat's response along lines."""
+    from ioflyby.calibrate import derive_overlap_flat, derive_pixel_flat, write_derived_flat, write_overlap_flat
     from ioflyby.ingest import read_product
 
     raws = []
@@ -132,7 +145,17 @@ def derive_flat(
         for path in products:
             raws.append(read_product(path))
             bar.advance(task)
-    result = derive_pixel_flat(raws, lit_min_dn=lit_min_dn, window=window, min_count=min_count)
-    paths = write_derived_flat(result, out)
-    emit({"outputs": [str(p) for p in paths], "perijove": result.perijove, "products": list(result.products)},
-         as_json, lambda r: [console.print(f"wrote {p}") for p in r["outputs"]])
+    if from_overlaps:
+        overlap = derive_overlap_flat(raws, calibration, line_degree=line_degree, sample_degree=sample_degree,
+                                      lit_min_dn=lit_min_dn)
+        paths = write_overlap_flat(overlap, out)
+        result = {"outputs": [str(p) for p in paths], "perijove": overlap.perijove, "products": list(overlap.products),
+                  "filters": {f: {"base_flat": overlap.bases[f], "overlap_blocks": fit.measurements,
+                                  "rms_ln_ratio_base": fit.rms_before, "rms_ln_ratio_fitted": fit.rms_after}
+                              for f, fit in overlap.fits.items()},
+                  "skipped": list(overlap.skipped)}
+    else:
+        derived = derive_pixel_flat(raws, lit_min_dn=lit_min_dn, window=window, min_count=min_count)
+        paths = write_derived_flat(derived, out)
+        result = {"outputs": [str(p) for p in paths], "perijove": derived.perijove, "products": list(derived.products)}
+    emit(result, as_json, lambda r: [console.print(f"wrote {p}") for p in r["outputs"]])
