@@ -249,7 +249,12 @@ def fit_overlap_correction(blocks: Sequence, *, line_degree: int = 0, sample_deg
 def _base_flats(calibration_dir: Path | None, filters: Sequence[str], perijove: int | None) -> dict[str, tuple[np.ndarray, str | None]]:
     """Per filter the flat that ``calibration_dir`` selects for ``perijove`` (normalised to median
     1) and its path, or a flat of 1 where there is no directory or no flat for the filter."""
-    from ioflyby.calibrate.frames import FRAME_SHAPE, load_for_filter, scan_directory, select_file
+    from ioflyby.calibrate.frames import (
+        FRAME_SHAPE,
+        load_for_filter,
+        scan_directory,
+        select_file,
+    )
     from ioflyby.calibrate.pipeline import normalised
 
     files = scan_directory(calibration_dir)[0] if calibration_dir is not None else []

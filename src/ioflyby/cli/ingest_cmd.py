@@ -136,7 +136,12 @@ def derive_flat(
 ) -> None:
     """Derive a pixel flat (pixel-to-pixel and column response; not vignetting) from many raw
     products, or with --from-overlaps the large-scale flat's response along lines."""
-    from ioflyby.calibrate import derive_overlap_flat, derive_pixel_flat, write_derived_flat, write_overlap_flat
+    from ioflyby.calibrate import (
+        derive_overlap_flat,
+        derive_pixel_flat,
+        write_derived_flat,
+        write_overlap_flat,
+    )
     from ioflyby.ingest import read_product
 
     raws = []
