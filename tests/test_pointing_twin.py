@@ -90,3 +90,43 @@ def test_twin_pointing_without_ck(twin):
     assert solution.start == "global-search"
     assert solution.limb_rms_px <= 0.3
     assert across.max() <= 0.015
+
+
+@pytest.fixture(scope="module")
+def twin_near_ca(tmp_path_factory, kernel_dir):
+    out = tmp_path_factory.mktemp("twin60") / "pj57"
+    options = simulate.TwinOptions(
+        timing_offset_s=TIMING_OFFSET_S,
+        attitude_error_deg=ATTITUDE_ERROR_DEG,
+        attitude_error_axis_sc=(0.6, 0.8, 0.0),
+        official_kernel_dir=kernel_dir,
+        images=(simulate.PlannedImage(-60.0),),
+    )
+    simulate.build_twin("pj57", out, options)
+    return out, json.loads((out / "truth.json").read_text())
+
+
+def test_twin_timing_near_closest_approach_is_honest(twin_near_ca):
+    """Issue 6 asks for timing ≤ 1 ms; the limb of one image cannot give it, even 60 s from C/A.
+
+    Physics (pj57 twin, image at −60 s): range 3,754 km, Io moves 25.9 km/s across the line of
+    sight, so 1 ms shifts it 0.026 km = 6.9 µrad = 0.010 px (IFOV 675 µrad) — but at one epoch
+    that shift is the same for every limb point, i.e. exactly a pointing offset, which the spin
+    phase/axis absorb (1 ms of spin is 0.31 px). What is left is second order: the range changes
+    by 13.6 km/s · 1 ms = 0.014 km, the disc radius (~750 px) by 0.003 px per ms, against a limb
+    noise of 0.2 px over ~5,000 points. Measured: timing error ≈ 8 ms with a formal 1-σ ≈ 5 ms
+    (global search). The test asserts the solver reports that honestly: σ ≥ 1 ms and the true
+    offset within 3 σ of the estimate. (From the CK prior the fit wanders to about −120 ms with
+    σ ≈ 14 ms; not asserted, see the closing report.)"""
+    root, truth = twin_near_ca
+    product = read_product(root / truth["products"][0]["dir"])
+    with KernelSet([root / "twin.tm"]):
+        solution = solve_loaded(product, prior="search", align=True)
+    across, _ = _pointing_errors(root, truth, solution, product)
+    sigma = solution.sigma["timing_offset_s"]
+    assert solution.limb_rms_px <= 0.3
+    # Near C/A the timing error (~8 ms) moves Io by 6.9 mrad/s · 8 ms ≈ 0.003° against the stars,
+    # so the camera pointing at the true epochs carries it: measured 0.0165° max.
+    assert across.max() <= 0.02
+    assert sigma >= 1e-3
+    assert abs(solution.timing_offset_s - truth["injected"]["timing_offset_s"]) <= 3.0 * sigma
