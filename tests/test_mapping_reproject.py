@@ -160,6 +160,28 @@ def test_backplanes_match_analytic_geometry(spots, scene):
     assert np.all(np.abs(planes["time"][ok] - flyby.et0) < flyby.n_exposures * flyby.interframe_delay_s)
 
 
+
+def test_incidence_only_without_backplanes(spots, scene):
+    """The lean path (``backplanes=False``, as ``process`` uses) keeps the same channels and an
+    incidence plane that matches the analytic geometry."""
+    grid, _, _, full = spots
+    camera, flyby, poses, *_ = scene
+    images = render_framelets(flyby, camera, FILTERS, spot_albedo(np.radians([0.0]), np.radians([0.0]), SPOT_SIGMA_KM, 1821.49),
+                              lambert=False)
+    lean = reproject(_framelets(flyby, poses, images), camera, IO_RADII_KM, grid, backplanes=False)
+    assert set(lean.backplanes) == {"incidence"}
+    assert np.array_equal(lean.coverage, full.coverage)
+    lat, lon = grid.latlon()
+    ok = lean.coverage
+    points = latlon_to_surface(lat[ok], lon[ok], IO_RADII_KM)
+    normal = points / IO_RADII_KM**2
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+    cos_i = normal @ flyby.pose(0.0).sun_direction
+    assert np.allclose(np.degrees(np.arccos(cos_i)), lean.backplanes["incidence"][ok], atol=0.05)
+    assert np.all(np.isnan(lean.backplanes["incidence"][~ok]))
+    for name in FILTERS:
+        assert np.array_equal(np.isfinite(lean.channels[name]), np.isfinite(full.channels[name]))
+
 def test_overlap_by_best_emission_and_mosaic_brightness_matching(scene):
     camera, flyby, poses, body, sub_lat, sub_lon = scene
     images = render_framelets(flyby, camera, FILTERS, pattern_albedo, lambert=False)

@@ -24,7 +24,6 @@ the same sphere, written as WKT2 with the IAU body, datum and sphere names.
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -166,12 +165,3 @@ def projected_crs(
         wkt = re.sub(keyword + r'\["unknown"', f'{keyword}["{value}"', wkt, count=1)
     return CRS.from_wkt(wkt), None
 
-
-def sphere_radius_km(body: BodyCRS) -> float:
-    """Radius of the CRS sphere in km."""
-    return body.radius_m / 1000.0
-
-
-def degrees(value: float) -> float:
-    """Radians → degrees (edge helper)."""
-    return math.degrees(value)

@@ -8,8 +8,7 @@ latitude, east-positive longitude), the target, the CRS source and the processin
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -19,22 +18,11 @@ from PIL import Image
 from rasterio.enums import ColorInterp
 
 from ioflyby.errors import IoflybyError
+from ioflyby.fileio import AtomicFiles
 from ioflyby.mapping.crs import LON_CONVENTION
 from ioflyby.mapping.grid import MapGrid
 
 PREVIEW_MAX_SIDE = 1024
-
-
-def _temp_beside(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    return Path(name)
-
-
-def _finish(temp: Path, path: Path) -> Path:
-    os.replace(temp, path)
-    return path
 
 
 def grid_tags(grid: MapGrid, target: str, extra: Mapping[str, object] | None = None) -> dict[str, str]:
@@ -68,11 +56,12 @@ def write_colour_geotiff(
 ) -> Path:
     """Integer colour GeoTIFF: ``bands`` [n, row, col] (uint8/uint16) plus an alpha band."""
     path = Path(path)
-    temp = _temp_beside(path)
+    rgb = len(names) == 3
+    extra = {"photometric": "RGB"} if rgb else {}
     try:
-        rgb = len(names) == 3
-        extra = {"photometric": "RGB"} if rgb else {}
-        with rasterio.open(temp, "w", **_profile(grid, len(names) + 1, bands.dtype.name, **extra)) as dst:
+        with AtomicFiles() as files, rasterio.open(
+            files.path(path), "w", **_profile(grid, len(names) + 1, bands.dtype.name, **extra)
+        ) as dst:
             dst.write(bands, indexes=list(range(1, len(names) + 1)))
             dst.write(alpha, len(names) + 1)
             interp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue] if rgb else [ColorInterp.gray] * len(names)
@@ -82,9 +71,8 @@ def write_colour_geotiff(
             dst.set_band_description(len(names) + 1, "alpha: 0 where no framelet saw the cell")
             dst.update_tags(**grid_tags(grid, target, tags))
     except (rasterio.errors.RasterioError, OSError) as exc:
-        temp.unlink(missing_ok=True)
         raise IoflybyError(f"cannot write {path}: {exc}") from None
-    return _finish(temp, path)
+    return path
 
 
 def write_float_geotiff(
@@ -93,19 +81,17 @@ def write_float_geotiff(
 ) -> Path:
     """Float GeoTIFF (float32, or float64 where a plane is float64) of named planes; NaN = no data."""
     path = Path(path)
-    temp = _temp_beside(path)
     names = list(planes)
     dtype = "float64" if any(planes[n].dtype == np.float64 for n in names) else "float32"
     try:
-        with rasterio.open(temp, "w", **_profile(grid, len(names), dtype, nodata=np.nan)) as dst:
+        with AtomicFiles() as files, rasterio.open(files.path(path), "w", **_profile(grid, len(names), dtype, nodata=np.nan)) as dst:
             for index, name in enumerate(names, start=1):
-                dst.write(planes[name].astype(dtype), index)
+                dst.write(planes[name].astype(dtype, copy=False), index)
                 dst.set_band_description(index, descriptions.get(name, name))
             dst.update_tags(**grid_tags(grid, target, tags))
     except (rasterio.errors.RasterioError, OSError) as exc:
-        temp.unlink(missing_ok=True)
         raise IoflybyError(f"cannot write {path}: {exc}") from None
-    return _finish(temp, path)
+    return path
 
 
 def write_png(path: str | Path, bands: np.ndarray, alpha: np.ndarray | None = None, max_side: int | None = PREVIEW_MAX_SIDE) -> Path:
@@ -120,10 +106,10 @@ def write_png(path: str | Path, bands: np.ndarray, alpha: np.ndarray | None = No
         scale = max_side / max(image.size)
         image = image.reduce(int(np.ceil(1 / scale))) if 1 / scale >= 2 else image.resize(
             (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BOX)
-    temp = _temp_beside(path)
     try:
-        image.save(temp, format="PNG", compress_level=1)
+        with AtomicFiles() as files:
+            # zlib level 1 with run-length matching: fastest, and smaller than level 1's default.
+            image.save(files.path(path), format="PNG", compress_level=1, compress_type=zlib.Z_RLE)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise IoflybyError(f"cannot write {path}: {exc}") from None
-    return _finish(temp, path)
+    return path

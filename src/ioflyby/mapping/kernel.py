@@ -228,10 +228,11 @@ def _accumulate(q, f, value_image, channel, cams, poses, photometry, minnaert_k,
         wsum[k, row, col] = 1.0
     planes[0, row, col] += weight
     planes[1, row, col] += weight * cos_i
-    planes[2, row, col] += weight * cos_e
-    planes[3, row, col] += weight * q[4]
-    planes[4, row, col] += weight * q[5] / cams[f, 0]
-    planes[5, row, col] += weight * poses[f, 43]
+    if planes.shape[0] > 2:
+        planes[2, row, col] += weight * cos_e
+        planes[3, row, col] += weight * q[4]
+        planes[4, row, col] += weight * q[5] / cams[f, 0]
+        planes[5, row, col] += weight * poses[f, 43]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -248,10 +249,12 @@ def reproject_blocks(
     ``acc``/``wsum`` [channel, row, col]: Σ w·value and Σ w; ``best``: cos(emission) of the kept
     sample (overlap = best emission); ``planes`` [6, row, col]: Σ w and Σ w·(incidence,
     emission, phase, km/px, time) over all channels, the angles as cosines (the backplane is the
-    angle of the weighted mean cosine); ``counts`` [block_rows, 3]: sub-blocks
-    skipped, computed exactly, interpolated.
+    angle of the weighted mean cosine) — or only the first two, [2, row, col], when the other
+    backplanes are not wanted; ``counts`` [block_rows, 3]: sub-blocks skipped, computed exactly,
+    interpolated.
     """
     n_by, n_bx, n_f = cand.shape
+    n_q = 6 if planes.shape[0] > 2 else 4  # interpolated quantities: phase and range only for backplanes
     a, b, c = radii[0], radii[1], radii[2]
     n_sub = block // sub
     n_node = n_sub + 1
@@ -344,8 +347,32 @@ def reproject_blocks(
                                         continue
                                     _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, q)
                                 else:
-                                    for j in range(6):
+                                    for j in range(n_q):
                                         q[j] = (w00 * quant[f, sa, sb, j] + w01 * quant[f, sa, sb + 1, j]
                                                 + w10 * quant[f, sa + 1, sb, j] + w11 * quant[f, sa + 1, sb + 1, j])
                                 _accumulate(q, f, images[f], channel, cams, poses, photometry, minnaert_k, overlap,
                                             feather_px, acc, wsum, best, planes, row, col)
+
+
+@numba.njit(cache=True, parallel=True)
+def finish_channels(acc: np.ndarray, wsum: np.ndarray) -> None:
+    """In place, [channel, row, col]: ``acc`` ← ``acc / wsum`` where ``wsum > 0``, else NaN."""
+    for row in prange(acc.shape[1]):
+        for k in range(acc.shape[0]):
+            for col in range(acc.shape[2]):
+                w = wsum[k, row, col]
+                acc[k, row, col] = acc[k, row, col] / w if w > 0 else np.nan
+
+
+@numba.njit(cache=True, parallel=True)
+def finish_plane(total: np.ndarray, weight: np.ndarray, angle: bool) -> None:
+    """In place, [row, col]: ``total`` ← ``total / weight`` where ``weight > 0``, else NaN; with
+    ``angle`` the mean is a cosine and becomes its angle in degrees (clipped to [-1, 1] first)."""
+    for row in prange(total.shape[0]):
+        for col in range(total.shape[1]):
+            w = weight[row, col]
+            if w > 0:
+                mean = total[row, col] / w
+                total[row, col] = math.degrees(math.acos(min(1.0, max(-1.0, mean)))) if angle else mean
+            else:
+                total[row, col] = np.nan

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,15 +192,14 @@ def process_products(
         )
     notify("colour")
     with timer.stage("colour"):
-        lit = result.coverage & (np.nan_to_num(result.backplanes["incidence"], nan=180.0) < 90.0)
+        lit = result.coverage & (result.backplanes["incidence"] < 90.0)  # NaN (unseen) compares False
         stretch = colour.fit_stretch(result.channels, lit if lit.any() else result.coverage, options.white_balance,
                                      options.stretch, options.gamma)
-        stack, names = colour.compose(result.channels, stretch)
-        bands, alpha = colour.to_integer(stack, options.bits)
+        bands, alpha, names = colour.render(result.channels, stretch, options.bits)
         if options.bits == 8:
             bands8, alpha8 = bands, alpha
         else:
-            bands8, alpha8 = colour.to_integer(stack, 8)
+            bands8, alpha8, _ = colour.render(result.channels, stretch, 8)
     notify("write")
     stem = raw[0].product_id if len(raw) == 1 else f"mosaic_{len(raw)}"
     stem = f"{stem}_{options.projection}"
@@ -208,9 +208,11 @@ def process_products(
         "stretch": stretch.to_dict(), "reprojection": result.meta, "calibration": [r for _, r in images],
     }
     outputs: list[Path] = []
-    with timer.stage("write"):
+    with timer.stage("write"), ThreadPoolExecutor(1) as background:
+        # The preview is encoded on the other core while the GeoTIFF is written (both release the GIL).
+        preview = background.submit(export.write_png, out_dir / f"{stem}_preview.png", bands8, alpha8)
         outputs.append(export.write_colour_geotiff(out_dir / f"{stem}.tif", grid, bands, alpha, names, target, {"PROCESSING": record}))
-        outputs.append(export.write_png(out_dir / f"{stem}_preview.png", bands8, alpha8))
+        outputs.append(preview.result())
         if options.science:
             descriptions = {n: f"JunoCam {n}, linear ({images[0][1]['calibration']})" for n in result.channels}
             outputs.append(export.write_float_geotiff(out_dir / f"{stem}_linear.tif", grid, result.channels, descriptions, target))

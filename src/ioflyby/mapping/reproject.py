@@ -112,46 +112,46 @@ def reproject(
     channel = np.ascontiguousarray(framelets.channel, dtype=np.int64)
     radii = np.asarray(radii_km, float)
     geometry = (grid.code, grid.params, grid.x_min, grid.y_max, grid.cell_m, grid.height, grid.width, BLOCK)
-    args = (*geometry, radii, poses, cams)
-    cand = kernel.candidate_blocks(*args)
-    counts = np.zeros((cand.shape[0], 3), np.int64)
     n_c = len(framelets.channel_names)
     acc = np.zeros((n_c, grid.height, grid.width), np.float32)
     wsum = np.zeros_like(acc)
     best = np.full_like(acc, -1.0) if overlap == "emission" else np.zeros((1, 1, 1), np.float32)
-    planes = np.zeros((len(kernel.BACKPLANES), grid.height, grid.width), np.float32)
+    # Weight and incidence always (incidence marks lit cells); the other sums only when asked.
+    planes = np.zeros((len(kernel.BACKPLANES) if backplanes else 2, grid.height, grid.width), np.float32)
+    cand = kernel.candidate_blocks(*geometry, radii, poses, cams)
+    counts = np.zeros((cand.shape[0], 3), np.int64)
     kernel.reproject_blocks(
         *geometry, SUB_BLOCK, radii, poses, cams, images, channel, cand, float(tolerance_px),
         kernel.PHOTOMETRY[photometry], float(minnaert_k), kernel.OVERLAP[overlap], float(feather_px),
         acc, wsum, best, planes, counts,
     )
-    skipped, exact, interpolated = (int(v) for v in counts.sum(axis=0))
-    channels = {}
-    for k, name in enumerate(framelets.channel_names):
-        values = np.full(grid.shape, np.nan, np.float32)
-        np.divide(acc[k], wsum[k], out=values, where=wsum[k] > 0)
-        channels[name] = values
     coverage = planes[0] > 0
-    planes_out = _finish_backplanes(planes, coverage, grid, et_ref, full=backplanes)
+    kernel.finish_channels(acc, wsum)
+    planes_out = _finish_backplanes(planes, grid, et_ref, full=backplanes)
+    del wsum, best
+    skipped, exact, interpolated = (int(v) for v in counts.sum(axis=0))
+    channels = {name: acc[k] for k, name in enumerate(framelets.channel_names)}
     meta = {"framelets": n_f, "candidate_blocks": int(cand.sum()), "sub_blocks": {"skipped": skipped, "exact": exact, "interpolated": interpolated}, "block": BLOCK, "photometry": photometry,
             "minnaert_k": minnaert_k if photometry == "minnaert" else None, "overlap": overlap,
             "feather_px": feather_px, "et_reference": et_ref}
     return MapProduct(grid, channels, planes_out, coverage, meta)
 
 
-def _finish_backplanes(planes: np.ndarray, coverage: np.ndarray, grid: MapGrid, et_ref: float, full: bool) -> dict[str, np.ndarray]:
-    """Weighted means of the accumulated planes; only ``incidence`` unless ``full``."""
+def _finish_backplanes(planes: np.ndarray, grid: MapGrid, et_ref: float, full: bool) -> dict[str, np.ndarray]:
+    """Weighted means of the accumulated planes, in place (the angles in degrees, ``time`` in ET
+    as float64); only ``incidence`` unless ``full``."""
     weight = planes[0]
     out: dict[str, np.ndarray] = {}
     names = kernel.BACKPLANES[1:] if full else ("incidence",)
     for name in names:
         index = kernel.BACKPLANES.index(name)
-        mean = np.full(grid.shape, np.nan, np.float64 if name == "time" else np.float32)
-        np.divide(planes[index], weight, out=mean, where=coverage)
-        if name in ("incidence", "emission", "phase"):
-            np.clip(mean, -1.0, 1.0, out=mean)
-            mean = np.degrees(np.arccos(mean))
-        out[name] = mean + et_ref if name == "time" else mean
+        if name == "time":
+            mean = np.full(grid.shape, np.nan)
+            np.divide(planes[index], weight, out=mean, where=weight > 0)
+            out[name] = mean + et_ref
+            continue
+        kernel.finish_plane(planes[index], weight, name in ("incidence", "emission", "phase"))
+        out[name] = planes[index]
     if full:
         lat, lon = grid.latlon()
         out["lat"] = np.degrees(lat).astype(np.float32)
