@@ -184,27 +184,28 @@ def _block_may_see(corner, iy, ix, min_cos_e):
 
 
 @numba.njit(cache=True, inline="always")
-def _bilinear(image, s, l):
+def _bilinear(images, f, s, l):
+    """Bilinear sample of framelet ``f`` of ``images`` [framelet, line, sample] at (s, l)."""
     i0 = int(math.floor(l))
     j0 = int(math.floor(s))
-    i1 = min(i0 + 1, image.shape[0] - 1)
-    j1 = min(j0 + 1, image.shape[1] - 1)
+    i1 = min(i0 + 1, images.shape[1] - 1)
+    j1 = min(j0 + 1, images.shape[2] - 1)
     fl, fs = l - i0, s - j0
-    top = image[i0, j0] * (1.0 - fs) + image[i0, j1] * fs
-    bottom = image[i1, j0] * (1.0 - fs) + image[i1, j1] * fs
+    top = images[f, i0, j0] * (1.0 - fs) + images[f, i0, j1] * fs
+    bottom = images[f, i1, j0] * (1.0 - fs) + images[f, i1, j1] * fs
     return top * (1.0 - fl) + bottom * fl
 
 
 @numba.njit(cache=True, inline="always")
-def _accumulate(q, f, value_image, channel, cams, poses, photometry, minnaert_k, overlap, feather_px,
-                acc, wsum, best, planes, row, col):
-    """Sample framelet f at q's (sample, line) and add it to cell (row, col)."""
-    s, l, cos_e, cos_i = q[0], q[1], q[2], q[3]
+def _accumulate(s, l, cos_e, cos_i, cos_phase, range_km, f, images, channel, cams, poses, photometry, minnaert_k,
+                overlap, feather_px, acc, wsum, best, planes, row, col):
+    """Sample framelet f at (s, l) and add it to cell (row, col) with its cos(emission),
+    cos(incidence), cos(phase) and range (km)."""
     if cos_e <= 0.0:
         return
     if not (FIRST_LINE <= l <= LAST_LINE and FIRST_SAMPLE <= s <= LAST_SAMPLE):
         return
-    value = _bilinear(value_image, s, l)
+    value = _bilinear(images, f, s, l)
     if not math.isfinite(value):
         return
     if photometry != 0:
@@ -230,8 +231,8 @@ def _accumulate(q, f, value_image, channel, cams, poses, photometry, minnaert_k,
     planes[1, row, col] += weight * cos_i
     if planes.shape[0] > 2:
         planes[2, row, col] += weight * cos_e
-        planes[3, row, col] += weight * q[4]
-        planes[4, row, col] += weight * q[5] / cams[f, 0]
+        planes[3, row, col] += weight * cos_phase
+        planes[4, row, col] += weight * range_km / cams[f, 0]
         planes[5, row, col] += weight * poses[f, 43]
 
 
@@ -254,7 +255,7 @@ def reproject_blocks(
     interpolated.
     """
     n_by, n_bx, n_f = cand.shape
-    n_q = 6 if planes.shape[0] > 2 else 4  # interpolated quantities: phase and range only for backplanes
+    full = planes.shape[0] > 2  # phase and range are interpolated only for the backplanes
     a, b, c = radii[0], radii[1], radii[2]
     n_sub = block // sub
     n_node = n_sub + 1
@@ -345,13 +346,24 @@ def reproject_blocks(
                                 if m == 1:
                                     if not on_map:
                                         continue
+                                    if (nx * (poses[f, 37] - px) + ny * (poses[f, 38] - py) + nz * (poses[f, 39] - pz)) <= 0.0:
+                                        continue  # faces away from the camera (emission >= 90 deg): nothing to sample
                                     _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, q)
+                                    _accumulate(q[0], q[1], q[2], q[3], q[4], q[5], f, images, channel, cams, poses,
+                                                photometry, minnaert_k, overlap, feather_px, acc, wsum, best, planes, row, col)
                                 else:
-                                    for j in range(n_q):
-                                        q[j] = (w00 * quant[f, sa, sb, j] + w01 * quant[f, sa, sb + 1, j]
-                                                + w10 * quant[f, sa + 1, sb, j] + w11 * quant[f, sa + 1, sb + 1, j])
-                                _accumulate(q, f, images[f], channel, cams, poses, photometry, minnaert_k, overlap,
-                                            feather_px, acc, wsum, best, planes, row, col)
+                                    n00, n01 = quant[f, sa, sb], quant[f, sa, sb + 1]
+                                    n10, n11 = quant[f, sa + 1, sb], quant[f, sa + 1, sb + 1]
+                                    cos_phase = range_km = 0.0
+                                    if full:
+                                        cos_phase = w00 * n00[4] + w01 * n01[4] + w10 * n10[4] + w11 * n11[4]
+                                        range_km = w00 * n00[5] + w01 * n01[5] + w10 * n10[5] + w11 * n11[5]
+                                    _accumulate(w00 * n00[0] + w01 * n01[0] + w10 * n10[0] + w11 * n11[0],
+                                                w00 * n00[1] + w01 * n01[1] + w10 * n10[1] + w11 * n11[1],
+                                                w00 * n00[2] + w01 * n01[2] + w10 * n10[2] + w11 * n11[2],
+                                                w00 * n00[3] + w01 * n01[3] + w10 * n10[3] + w11 * n11[3],
+                                                cos_phase, range_km, f, images, channel, cams, poses,
+                                                photometry, minnaert_k, overlap, feather_px, acc, wsum, best, planes, row, col)
 
 
 @numba.njit(cache=True, parallel=True)
