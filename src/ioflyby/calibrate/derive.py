@@ -15,7 +15,7 @@ that. Pixels lit in fewer than ``min_count`` framelets get 1 and are reported in
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -302,13 +302,15 @@ def measure_overlap_blocks(product: RawProduct, calibration_dir: str | Path | No
 def derive_overlap_flat(
     products: Sequence[RawProduct], calibration_dir: str | Path | None = None, *, line_degree: int = 0,
     sample_degree: int = 0, lit_min_dn: float = 100.0, register_lit_dn: float = 60.0, block: int = 32,
+    on_product: Callable[[str], None] | None = None,
 ) -> OverlapFlat:
     """Large-scale flat per filter (RGB/METHANE, whichever the products hold) from the framelet
     overlaps of ``products`` (see the section comment above): base flat = the flat that
     ``calibration_dir`` selects for the latest perijove of the products (1 without a directory
     or flat), and the correction fitted to the overlaps measured on base-flattened framelets
     (dark, pixel flat and bad pixels from ``calibration_dir`` first). The result replaces the
-    base: ``write_overlap_flat`` names it so that ``calibrate_product`` selects it."""
+    base: ``write_overlap_flat`` names it so that ``calibrate_product`` selects it.
+    ``on_product(product_id)`` is called after each product is measured (progress display)."""
     if not products:
         raise CalibrationError("derive-flat needs at least one product")
     pjs = [p.perijove for p in products if p.perijove is not None]
@@ -323,6 +325,8 @@ def derive_overlap_flat(
         found, why = measure_overlap_blocks(product, cal_dir, {f: b for f, (b, _) in bases.items()},
                                             lit_min_dn=lit_min_dn, register_lit_dn=register_lit_dn, block=block)
         skipped += why
+        if on_product is not None:
+            on_product(product.product_id)
         for filt, items in found.items():
             blocks[filt] += items
             seen[filt] += bool(items)

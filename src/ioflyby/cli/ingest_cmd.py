@@ -150,9 +150,11 @@ def derive_flat(
         for path in products:
             raws.append(read_product(path))
             bar.advance(task)
+        if from_overlaps:
+            measuring = bar.add_task("measuring framelet overlaps", total=len(raws))
+            overlap = derive_overlap_flat(raws, calibration, line_degree=line_degree, sample_degree=sample_degree,
+                                          lit_min_dn=lit_min_dn, on_product=lambda _id: bar.advance(measuring))
     if from_overlaps:
-        overlap = derive_overlap_flat(raws, calibration, line_degree=line_degree, sample_degree=sample_degree,
-                                      lit_min_dn=lit_min_dn)
         paths = write_overlap_flat(overlap, out)
         result = {"outputs": [str(p) for p in paths], "perijove": overlap.perijove, "products": list(overlap.products),
                   "filters": {f: {"base_flat": overlap.bases[f], "overlap_blocks": fit.measurements,
