@@ -2,8 +2,9 @@
 
 Builds a digital-twin PJ57 product (27 exposures, BLUE/GREEN/RED) with ``ioflyby.simulate``
 (not timed), then runs ``process_products`` (orthographic, 2048×2048, 16-bit colour GeoTIFF +
-PNG preview) twice: the first run loads/compiles the numba kernels, the second is reported.
-Prints seconds per stage, total wall time and peak RSS. Restricted to 2 CPU cores.
+PNG preview) ``--repeat`` times: the first run loads/compiles the numba kernels; the others are
+warm. Prints seconds per stage of every run, the median of the warm runs, and peak RSS.
+Restricted to 2 CPU cores.
 
     .venv/bin/python benchmarks/bench_mapping.py [--projection orthographic] [--width 2048]
 """
@@ -15,6 +16,7 @@ import json
 import os
 import subprocess
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -31,7 +33,7 @@ def main() -> None:
     parser.add_argument("--projection", default="orthographic")
     parser.add_argument("--width", type=int, default=2048)
     parser.add_argument("--exposures", type=int, default=27)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=6)
     args = parser.parse_args()
 
     from ioflyby.mapping.pipeline import ProcessOptions, process_products
@@ -50,6 +52,7 @@ def main() -> None:
         if args.projection == "equirectangular":
             options.width = args.width * 2  # 2048 rows x 4096 columns
         print(f"product {Path(product).name}: {args.exposures} exposures x 3 filters; map {args.projection} {args.width} wide")
+        warm: list[dict[str, float]] = []
         for run in range(args.repeat):
             start, cpu = time.perf_counter(), time.process_time()
             result = process_products([product], [twin["metakernel"]], Path(tmp) / f"out{run}", options)
@@ -57,6 +60,11 @@ def main() -> None:
             label = "warm-up (numba load/compile)" if run == 0 else f"run {run}"
             stages = "  ".join(f"{k}={v:.3f}" for k, v in result["seconds"].items())
             print(f"{label}: wall {wall:.3f} s, cpu {cpu:.3f} s | {stages}")
+            if run:
+                warm.append({"wall": wall, "cpu": cpu, **result["seconds"]})
+        if warm:
+            medians = "  ".join(f"{k}={statistics.median(r[k] for r in warm):.3f}" for k in warm[0])
+            print(f"median of {len(warm)} warm runs: {medians}")
         print(f"grid {result['grid']['width']}x{result['grid']['height']} at {result['grid']['cell_km']:.3f} km, "
               f"coverage {100 * result['coverage_fraction']:.1f}%")
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
