@@ -8,8 +8,11 @@ therefore folded into the attitude: the CK at nominal epoch τ holds the spacecr
 at the true epoch τ + timing_offset_s. (The ephemeris is read at τ, which for Jupiter-range
 products changes nothing measurable; for close flybys use ``PointingSolution`` directly.)
 
-The CK holds the orientation of JUNO_SPACECRAFT (CK id −61000) relative to J2000; the FK's
-fixed chain gives JUNO_JUNOCAM from it. Files are written to a temporary name and renamed.
+The CK holds the orientation of JUNO_SPACECRAFT (CK id −61000) relative to J2000, including any
+solved camera alignment as a tilt of the spacecraft from the spin axis
+(``SpinAttitude.spacecraft_to_j2000(t, with_alignment=True)``), so that the FK's fixed chain
+gives exactly ``PointingSolution.camera_to_j2000``: ``pxform("JUNO_JUNOCAM", "J2000", τ)`` with
+this CK loaded equals ``solution.camera_to_j2000(τ)``. Files are written to a temporary name and renamed.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float =
     nominal = np.arange(start, stop + 0.5 * step_s, step_s)
     attitude = solution.attitude
     writers.write_ck(
-        path, nominal, attitude.spacecraft_to_j2000(nominal + solution.timing_offset_s),
+        path, nominal, attitude.spacecraft_to_j2000(nominal + solution.timing_offset_s, with_alignment=True),
         attitude.angular_velocity_j2000, SPACECRAFT_CK_ID, JUNO_CLOCK_ID, f"ioflyby {solution.product_id}",
     )
     return {
