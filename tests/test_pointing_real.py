@@ -79,6 +79,32 @@ def test_pj43_cone_angle_agrees_between_products(solutions, kernel_dir):
     assert np.ptp(angles) < 0.3
 
 
+def test_pj43_roll_from_the_terminator_agrees_with_earth(solutions, kernel_dir):
+    """PJ43 is seen pole-on (sub-spacecraft latitude −83°): the round limb leaves the roll about
+    the line of sight loose (before the terminator constraint: spin axes 13–37° apart and 2–38°
+    from Earth). The lit part of the limb is fixed by the Sun, so the solver takes the roll from
+    the terminator. Independent checks: the three products (4 minutes apart) agree on the axis,
+    and the axis points at Earth, as Juno's spin axis does outside manoeuvres (Earth direction
+    from the SPK, never an input of the solve)."""
+    axes = []
+    with KernelSet(_kernel_files(kernel_dir)):
+        for name in PRODUCTS[:3]:
+            s = solutions[name]
+            assert s.roll_source == "terminator"
+            earth, _ = spiceypy.spkpos("EARTH", s.nominal_start_et, "J2000", "LT+S", "JUNO")
+            assert np.degrees(spiceypy.vsep(s.attitude.axis, earth)) < 1.5
+            axes.append(s.attitude.axis)
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert np.degrees(spiceypy.vsep(axes[i], axes[j])) < 1.5
+
+
+def test_pj44_roll_comes_from_the_limb(solutions):
+    """From 37° latitude Jupiter's flattening fixes the roll; the terminator step is not used."""
+    for name in PRODUCTS[3:]:
+        assert solutions[name].roll_source == "limb"
+
+
 def test_cli_writes_a_ck_spiceypy_reads(kernel_dir, raw_products_dir, tmp_path, capsys):
     name = "JNCE_2022229_44C00029_V01"
     args = ["pointing", str(raw_products_dir / name), "--out", str(tmp_path), "--json"]

@@ -172,11 +172,23 @@ class LimbModel:
     def _lit(self, origin: np.ndarray, directions: np.ndarray) -> np.ndarray:
         """Whether the limb point nearest each ray (closest approach to the centre, projected
         onto the ellipsoid) has the Sun above its horizon."""
+        return self._sun_elevation(origin, directions) > 0.0
+
+    def sun_elevation(self, attitude: SpinAttitude, dt: float) -> np.ndarray:
+        """Sine of the Sun's elevation above the horizon (the surface normal · Sun direction) at
+        the limb point nearest each point's ray, for ``attitude`` and timing offset ``dt``:
+        negative where the predicted limb there is on the night side. Unlike the limb distance it
+        changes with a roll about the line of sight, because the Sun direction is fixed."""
+        origin, directions = self.body_rays(attitude, dt, slice(0, 1))
+        return self._sun_elevation(origin, directions[0])
+
+    def _sun_elevation(self, origin: np.ndarray, directions: np.ndarray) -> np.ndarray:
         o = origin / self.radii
         d = directions / self.radii
         t = -np.einsum("ni,ni->n", o, d) / np.einsum("ni,ni->n", d, d)
         nearest = o + t[:, None] * d
         surface = nearest / np.linalg.norm(nearest, axis=1, keepdims=True) * self.radii
         normal = surface / self.radii**2
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
         sun = self.ephemeris.sun_direction_body[self.framelet]
-        return np.einsum("ni,ni->n", normal, sun) > 0.0
+        return np.einsum("ni,ni->n", normal, sun) / np.linalg.norm(sun, axis=1)

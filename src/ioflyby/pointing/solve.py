@@ -18,7 +18,14 @@ Pipeline (``solve_pointing``):
    re-selected against the predicted lit limb at shrinking gates (40 → 3 px). The timing
    offset carries a weak prior (0 ± 20 ms, the IK's stated jitter): far from the target, a
    timing offset and a spin phase offset are indistinguishable, and the prior keeps the
-   problem well posed there; close to the target the data decide.
+   problem well posed there; close to the target the data decide. Priors are Gaussian, outside
+   the robust loss, weighted against the limb noise (see ``_fit``). From a CK the spin axis is
+   held to ± 1° and the alignment is fitted from the first gate.
+4. With no CK, where the limb leaves the roll about the line of sight loose (formal 1-σ > 1°,
+   e.g. Jupiter seen pole-on), the roll is taken from the terminator: which part of the limb is
+   lit is fixed by the Sun, so the detected (lit) limb arc must sit symmetrically in the
+   predicted lit arc (``terminator_roll``); the solution is turned to that roll and refined with
+   it held to ± 0.5°. ``PointingSolution.roll_source`` says which applied.
 
 Angles in radians inside, degrees in reports; times s past J2000 TDB.
 """
@@ -52,6 +59,8 @@ SEARCH_RATES_RPM = np.round(np.arange(1.85, 2.1501, 0.01), 4)
 TIMING_PRIOR_S = 0.020
 ALIGNMENT_PRIOR_RAD = np.radians(0.5)
 AXIS_PRIOR_RAD = np.radians(1.0)
+ROLL_PRIOR_RAD = np.radians(0.5)
+ROLL_WEAK_RAD = np.radians(1.0)
 GATES_PX = (40.0, 15.0, 6.0, 3.0)
 LOSS_SCALE_PX = 0.5
 MAX_SOLVE_POINTS = 2500
@@ -69,6 +78,9 @@ class PointingSolution:
 
     ``attitude`` gives the spacecraft/camera orientation at *true* epochs; the true mid-exposure
     epoch of a framelet is the camera model's nominal one plus ``timing_offset_s``.
+    ``roll_source``: what fixed the roll about the line of sight — "ck" (the CK prior), "limb"
+    (the limb itself), "terminator" (the lit limb arc, see :func:`terminator_roll`) or
+    "limb (terminator not usable)" (loose roll that the terminator could not fix either).
     """
 
     product_id: str
@@ -85,6 +97,7 @@ class PointingSolution:
     nominal_stop_et: float = 0.0
     reference_utc: str = ""
     sigma: dict[str, float] = field(default_factory=dict)
+    roll_source: str = "ck"
 
     def true_et(self, nominal_et: np.ndarray | float) -> np.ndarray | float:
         """True epoch of a nominal camera-model epoch (s past J2000 TDB)."""
@@ -115,11 +128,13 @@ class PointingSolution:
             "spin_rate_rpm": att.rate_rpm,
             "camera_alignment_deg": [float(np.degrees(a)) for a in att.alignment],
             "limb_rms_px": self.limb_rms_px,
+            "roll_source": self.roll_source,
             "n_limb_points": self.n_limb_points,
             "formal_sigma": self.sigma,
             "formal_sigma_note": (
                 "1-sigma from the final Jacobian, priors included (timing 0 +/- 20 ms; with a CK, spin axis "
-                "+/- 1 deg): a timing sigma near 20 ms means the limb cannot separate timing from spin phase"
+                "+/- 1 deg; with the roll from the terminator, roll +/- 0.5 deg): a timing sigma near 20 ms "
+                "means the limb cannot separate timing from spin phase"
             ),
             "start": self.start,
             "solve_seconds": self.seconds,
@@ -260,15 +275,64 @@ def _apply(base: SpinAttitude, x: np.ndarray) -> tuple[SpinAttitude, float]:
     return base.with_params(**changes), float(p[0])
 
 
+def _robust_loss(n_data: int):
+    """Loss for ``least_squares``: soft-L1 on the first ``n_data`` residuals (limb points, robust
+    to stray detections) and plain squares on the rest (the Gaussian priors). A prior must not go
+    through the robust loss: beyond ``f_scale`` soft-L1 turns its quadratic penalty into a linear
+    one, and a weakly observed parameter (timing near the spin-phase degeneracy, the roll about
+    the line of sight) then runs away from it."""
+
+    def rho(z: np.ndarray) -> np.ndarray:
+        out = np.empty((3, z.size))
+        t = 1.0 + z[:n_data]
+        out[0, :n_data] = 2.0 * (np.sqrt(t) - 1.0)
+        out[1, :n_data] = 1.0 / np.sqrt(t)
+        out[2, :n_data] = -0.5 * t**-1.5
+        out[0, n_data:] = z[n_data:]
+        out[1, n_data:] = 1.0
+        out[2, n_data:] = 0.0
+        return out
+
+    return rho
+
+
+def _noise_px(residual_px: np.ndarray) -> float:
+    """Robust 1-σ of limb residuals (px): 1.4826 × median absolute deviation, at least 0.05 px."""
+    r = residual_px[np.isfinite(residual_px)]
+    if r.size == 0:
+        return 1.0
+    return max(0.05, 1.4826 * float(np.median(np.abs(r - np.median(r)))))
+
+
 def _fit(
-    model: LimbModel, base: SpinAttitude, dt0: float, align: bool, axis_prior: SpinAttitude | None = None
+    model: LimbModel,
+    base: SpinAttitude,
+    dt0: float,
+    align: bool,
+    axis_prior: SpinAttitude | None = None,
+    roll_prior: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[SpinAttitude, float, np.ndarray]:
-    """One robust least-squares fit from ``base``/``dt0``; returns (attitude, dt, formal 1-σ of
-    the parameters [s, rad, rad, rad, rad/s, (rad, rad)])."""
+    """One robust least-squares fit from ``base``/``dt0``; returns (attitude, dt, formal
+    covariance of the parameters [s, rad, rad, rad, rad/s, (rad, rad)]).
+
+    ``axis_prior``: the spin axis is held to this attitude's ± ``AXIS_PRIOR_RAD`` (a CK).
+    ``roll_prior``: (axis₀, unit direction d), both J2000: the spin axis's displacement from
+    axis₀ along d (the direction a roll about the line of sight moves it) is held to
+    0 ± ``ROLL_PRIOR_RAD`` (the roll fixed by the terminator, see :func:`terminator_roll`).
+
+    Limb residuals are in pixels; each prior row is (parameter / prior σ) × σ_limb (the robust
+    limb noise in px at the start of the fit), so that with the priors outside the robust loss
+    the cost is, up to the factor σ_limb², the negative log-posterior Σ (r/σ_limb)² + Σ (p/σ_p)².
+    (Before, the priors went through the soft-L1 loss unscaled: a ±20 ms timing prior weighed
+    like a 0.5 px residual and turned linear beyond 10 ms, and the fit ran to −122 ms near C/A.)
+    """
     n_params = 7 if align else 5
     # The pixel scale of the limb distance (|∇f|) hardly changes within a fit: hold it fixed,
     # so each evaluation needs one ray per point instead of three.
-    inverse_scale = 1.0 / model.residuals(base, dt0).gradient_rad_per_px
+    start = model.residuals(base, dt0)
+    inverse_scale = 1.0 / start.gradient_rad_per_px
+    noise = _noise_px(start.residual_px)
+    n = len(model)
 
     def fun(x: np.ndarray) -> np.ndarray:
         attitude, ddt = _apply(base, x)
@@ -280,14 +344,16 @@ def _fit(
         if axis_prior is not None:
             offset = _axis_offset(attitude, axis_prior)
             priors += [offset[0] / AXIS_PRIOR_RAD, offset[1] / AXIS_PRIOR_RAD]
-        return np.concatenate([res, priors])
+        if roll_prior is not None:
+            priors.append(float((attitude.axis - roll_prior[0]) @ roll_prior[1]) / ROLL_PRIOR_RAD)
+        return np.concatenate([res, noise * np.asarray(priors)])
 
     result = least_squares(
-        fun, np.zeros(n_params), loss="soft_l1", f_scale=LOSS_SCALE_PX, diff_step=1e-4, x_scale=1.0,
-        xtol=1e-10, ftol=1e-10, max_nfev=60,
+        fun, np.zeros(n_params), loss=_robust_loss(n), f_scale=LOSS_SCALE_PX, diff_step=1e-4, x_scale=1.0,
+        xtol=1e-6, ftol=1e-6, max_nfev=60,
     )
     attitude, ddt = _apply(base, result.x)
-    return attitude, dt0 + ddt, _formal_sigma(result, len(model))
+    return attitude, dt0 + ddt, _formal_covariance(result, n, noise)
 
 
 def _axis_offset(attitude: SpinAttitude, prior: SpinAttitude) -> np.ndarray:
@@ -296,15 +362,19 @@ def _axis_offset(attitude: SpinAttitude, prior: SpinAttitude) -> np.ndarray:
     return basis[:, :2].T @ attitude.axis
 
 
-def _formal_sigma(result, n_points: int) -> np.ndarray:
-    """1-σ of the parameters from the final Jacobian, scaled by the residual RMS (physical units)."""
+def _formal_covariance(result, n_points: int, prior_noise_px: float) -> np.ndarray:
+    """Covariance of the parameters (physical units) from the final Jacobian: the limb rows
+    weighted by the final residual RMS (px), the prior rows (scaled by ``prior_noise_px`` in the
+    fit) as unit-σ Gaussians."""
     jac = result.jac
     rms = float(np.sqrt(np.mean(result.fun[:n_points] ** 2))) if n_points else 1.0
+    data, prior = jac[:n_points], jac[n_points:] / prior_noise_px
+    information = data.T @ data / max(rms, 1e-3) ** 2 + prior.T @ prior
+    scales = _SCALES[: jac.shape[1]]
     try:
-        cov = np.linalg.inv(jac.T @ jac) * max(rms, 1e-3) ** 2
+        return np.linalg.inv(information) * np.outer(scales, scales)
     except np.linalg.LinAlgError:
-        return np.full(jac.shape[1], np.inf)
-    return np.sqrt(np.clip(np.diag(cov), 0, None)) * _SCALES[: jac.shape[1]]
+        return np.diag(np.full(jac.shape[1], np.inf))
 
 
 def refine(
@@ -314,10 +384,11 @@ def refine(
     align: bool = False,
     gates: Sequence[float] = GATES_PX,
     axis_prior: SpinAttitude | None = None,
-) -> tuple[SpinAttitude, float, np.ndarray, np.ndarray]:
-    """Alternate point selection (lit, gradient-aligned, |residual| < gate) and robust fits at
-    shrinking gates. Returns (attitude, timing offset s, boolean mask of the final inliers,
-    formal 1-σ of the parameters of the last fit)."""
+    roll_prior: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[SpinAttitude, float, np.ndarray, np.ndarray, float]:
+    """Alternate point selection (lit, gradient-aligned, |residual| < gate) and robust
+    fits at shrinking gates (priors as in :func:`_fit`). Returns (attitude, timing offset s,
+    boolean mask of the final inliers, formal covariance of the parameters of the last fit)."""
     keep = np.zeros(len(model), bool)
     for gate in gates:
         res = model.residuals(attitude, dt)
@@ -330,13 +401,22 @@ def refine(
         chosen = np.nonzero(keep)[0]
         if chosen.size > MAX_SOLVE_POINTS:
             chosen = chosen[np.linspace(0, chosen.size - 1, MAX_SOLVE_POINTS).round().astype(int)]
-        attitude, dt, sigma = _fit(model.subset(chosen), attitude, dt, align and gate <= gates[-1] * 2.5, axis_prior)
+        # From a CK (axis prior) the start is close and the alignment is fitted from the first
+        # gate: withheld, the few-tenths-of-a-degree tilt it should take is absorbed early by a
+        # roll about the line of sight, which the limb cannot undo later (measured: 5.5° roll,
+        # twin at −60 s). From the global search the start is rough, and a free alignment at
+        # wide gates trades against the unconstrained roll instead; there it joins late.
+        fit_align = align and (axis_prior is not None or gate <= gates[-1] * 2.5)
+        attitude, dt, covariance = _fit(model.subset(chosen), attitude, dt, fit_align, axis_prior, roll_prior)
     res = model.residuals(attitude, dt)
     keep = res.lit & res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gates[-1])
-    return attitude, dt, keep, sigma
+    return attitude, dt, keep, covariance
 
 
-def _statistics(model: LimbModel, attitude: SpinAttitude, dt: float, keep: np.ndarray, filters, ets) -> tuple:
+def _statistics(
+    model: LimbModel, attitude: SpinAttitude, dt: float, keep: np.ndarray, filters, ets
+) -> tuple:
+    """(RMS, per-filter and per-framelet statistics) of the limb residuals (px)."""
     res = model.residuals(attitude, dt).residual_px
     pts = model.points
     rms = float(np.sqrt(np.mean(res[keep] ** 2))) if keep.any() else float("nan")
@@ -374,6 +454,87 @@ def _ck_available(et_a: float, et_b: float) -> bool:
         return False
 
 
+# -- roll from the terminator ------------------------------------------------------------------
+TERMINATOR_MAX_ELEVATION_DEG = 20.0
+"""The terminator fixes the roll only where the detected lit limb ends near it at both ends: at
+the best roll the lowest Sun elevation over the detected points must be below this."""
+_ROLL_SCAN_DEG = np.arange(-90.0, 90.01, 2.0)
+_ROLL_FINE_DEG = np.arange(-2.0, 2.001, 0.1)
+_TERMINATOR_POINTS = 1500
+_LOW_PERCENTILE = 1.0
+
+
+def _line_of_sight(model: LimbModel, et: float) -> np.ndarray:
+    """Unit J2000 direction observer → target at the framelet epoch nearest ``et``."""
+    nearest = int(np.argmin(np.abs(model.ephemeris.et - et)))
+    u = model.ephemeris.target_position_km[nearest]
+    return u / np.linalg.norm(u)
+
+
+def rolled(attitude: SpinAttitude, line_of_sight: np.ndarray, angle: float) -> SpinAttitude:
+    """The spin model turned as a whole by ``angle`` (rad) about the J2000 unit vector
+    ``line_of_sight`` (the spin axis turns with it; the alignment is kept)."""
+    turn = rotation_vector_matrix(np.asarray(line_of_sight, float) * angle)
+    ref = attitude.reference_et
+    out = SpinAttitude.from_spacecraft_rotation(
+        turn @ attitude.spacecraft_to_j2000(ref), ref, attitude.rate, attitude.camera_to_spacecraft
+    )
+    return out.with_params(alignment=attitude.alignment)
+
+
+def roll_direction(attitude: SpinAttitude, line_of_sight: np.ndarray) -> np.ndarray:
+    """Unit J2000 direction in which a roll about ``line_of_sight`` moves the spin axis."""
+    d = np.cross(line_of_sight, attitude.axis)
+    return d / max(float(np.linalg.norm(d)), 1e-12)
+
+
+def roll_sigma(attitude: SpinAttitude, covariance: np.ndarray, line_of_sight: np.ndarray) -> float:
+    """Formal 1-σ (rad) of the spin axis along :func:`roll_direction` from the fit covariance."""
+    basis = axis_basis(attitude.ra, attitude.dec)
+    d = roll_direction(attitude, line_of_sight)
+    # d(axis) = east · cos(dec) · d(ra) + north · d(dec)
+    w = np.array([float(d @ basis[:, 0]) * np.cos(attitude.dec), float(d @ basis[:, 1])])
+    return float(np.sqrt(max(w @ covariance[1:3, 1:3] @ w, 0.0)))
+
+
+def terminator_roll(
+    model: LimbModel, attitude: SpinAttitude, dt: float, gate_px: float = GATES_PX[-1]
+) -> tuple[float, float]:
+    """The roll about the line of sight that the terminator sets, where a round limb cannot.
+
+    A roll about the line of sight leaves the limb of a sphere in place but turns the sky, and
+    so the Sun, about it: which part of the limb is lit is fixed by the Sun direction. Limb
+    points are only detected on the lit limb, and fade towards the terminator the same way at
+    both ends of the lit arc; so at the right roll the detected arc sits symmetrically in the
+    lit arc, which is where the lowest Sun elevation over the detected points is highest.
+    Points are those gradient-aligned and within ``gate_px`` of the predicted limb (lit or not,
+    px). Returns (roll angle rad, to apply with :func:`rolled` about the
+    line of sight at the attitude's reference epoch; that lowest elevation there, deg — near
+    zero when both ends of the detected arc reach the terminator, large when they are cut by
+    the image edges instead).
+    """
+    res = model.residuals(attitude, dt)
+    near = res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gate_px)
+    chosen = np.nonzero(near)[0]
+    if chosen.size < MIN_POINTS:
+        return 0.0, 90.0
+    if chosen.size > _TERMINATOR_POINTS:
+        chosen = chosen[np.linspace(0, chosen.size - 1, _TERMINATOR_POINTS).round().astype(int)]
+    sub = model.subset(chosen)
+    u = _line_of_sight(sub, attitude.reference_et)
+
+    def lowest(angle_deg: float) -> float:
+        elevation = sub.sun_elevation(rolled(attitude, u, np.radians(angle_deg)), dt)
+        return float(np.degrees(np.arcsin(np.clip(np.percentile(elevation, _LOW_PERCENTILE), -1, 1))))
+
+    coarse = np.array([lowest(a) for a in _ROLL_SCAN_DEG])
+    centre = float(_ROLL_SCAN_DEG[int(np.argmax(coarse))])
+    fine_angles = centre + _ROLL_FINE_DEG
+    fine = np.array([lowest(a) for a in fine_angles])
+    best = int(np.argmax(fine))
+    return float(np.radians(fine_angles[best])), float(fine[best])
+
+
 PRIORS = ("auto", "ck", "search")
 
 
@@ -406,13 +567,13 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
     best = None
     for start in starts:
         try:
-            attitude, dt, keep, sigma = refine(model, start, 0.0, align, axis_prior=start if use_ck else None)
+            attitude, dt, keep, covariance = refine(model, start, 0.0, align, axis_prior=start if use_ck else None)
         except PointingError:
             continue
         res = model.residuals(attitude, dt).residual_px[keep]
         score = keep.sum() - 10.0 * np.sqrt(np.mean(res**2))
         if best is None or score > best[0]:
-            best = (score, attitude, dt, keep, sigma)
+            best = (score, attitude, dt, keep, covariance)
         if keep.sum() > 0.5 * len(model) and np.sqrt(np.mean(res**2)) < GOOD_ENOUGH_RMS_PX:
             break  # a clearly right start: skip the other candidates
     if best is None:
@@ -420,7 +581,11 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
             f"{product.product_id}: the pointing solve did not converge from any starting attitude "
             f"({'CK' if use_ck else 'global search'}); check the kernels and the target name {target}"
         )
-    _, attitude, dt, keep, sigma = best
+    _, attitude, dt, keep, covariance = best
+    roll_source = "ck" if use_ck else "limb"
+    if not use_ck:
+        attitude, dt, keep, covariance, roll_source = _roll_from_terminator(model, attitude, dt, keep, covariance, align)
+    sigma = np.sqrt(np.clip(np.diag(covariance), 0, None))
     # Report the phase at the product's START_TIME.
     phase = attitude.phase + attitude.rate * (reference_et - attitude.reference_et)
     attitude = attitude.with_params(phase=float(np.angle(np.exp(1j * phase))), reference_et=reference_et)
@@ -431,6 +596,7 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
         attitude=attitude,
         timing_offset_s=float(dt),
         limb_rms_px=rms,
+        roll_source=roll_source,
         n_limb_points=int(keep.sum()),
         per_framelet=per_framelet,
         per_filter=per_filter,
@@ -447,6 +613,26 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
             "spin_rate_rpm": float(sigma[4] / RPM),
         },
     )
+
+
+def _roll_from_terminator(model: LimbModel, attitude: SpinAttitude, dt: float, keep, covariance, align: bool):
+    """With no CK: where the limb leaves the roll about the line of sight loose (formal 1-σ
+    above ``ROLL_WEAK_RAD``, e.g. a pole-on view of Jupiter), turn the solution to the roll the
+    terminator sets (:func:`terminator_roll`) and refine with that roll held (± ROLL_PRIOR_RAD).
+    Returns (attitude, dt, keep, covariance, roll source: "limb", "terminator", or
+    "limb (terminator not usable)")."""
+    u = _line_of_sight(model, attitude.reference_et)
+    if roll_sigma(attitude, covariance, u) <= ROLL_WEAK_RAD:
+        return attitude, dt, keep, covariance, "limb"
+    angle, elevation_deg = terminator_roll(model, attitude, dt)
+    if elevation_deg > TERMINATOR_MAX_ELEVATION_DEG:
+        return attitude, dt, keep, covariance, "limb (terminator not usable)"
+    turned = rolled(attitude, u, angle)
+    try:
+        result = refine(model, turned, dt, align, gates=GATES_PX[-2:], roll_prior=(turned.axis, roll_direction(turned, u)))
+    except PointingError:
+        return attitude, dt, keep, covariance, "limb (terminator not usable)"
+    return (*result, "terminator")
 
 
 def solve_pointing(
