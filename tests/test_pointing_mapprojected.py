@@ -11,9 +11,10 @@ PNG to ≤ 1 px (phase correlation). What is achieved (measured, 2 cores):
   and turned 0.85° more than celestial north-up, and its own lit limb is 2 px off its disc (the
   only product where it is): the team's pointing of this product differs from the limb's; a free
   fit of centre/rotation reaches 1.6 px RMS. Not asserted at ≤ 1 px (xfail, strict).
-- PJ43 (pole-on): our features need a ≈ −76° turn to lie on the team's; both the team's "up" for
-  these views and our roll about the line of sight (a round limb cannot fix it) are uncertain, so
-  no offset is meaningful (xfail, strict).
+- PJ43 (pole-on): our roll about the line of sight now comes from the terminator (spin axes within
+  1° of Earth, ``test_pointing_real``), yet our features need turns of 98°, 135°, 172° for the
+  three products to lie on the team's: the team's "up" for these views is not ours, so no offset
+  is meaningful (xfail, strict).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def test_pj44_second_product_within_one_pixel(comparisons):
     assert c["offset_norm_px"] <= 1.0 and c["correlation"] >= 0.6
 
 
-@pytest.mark.xfail(strict=True, reason="PJ43 pole-on: team 'up' convention and our roll unresolved (see docstring)")
+@pytest.mark.xfail(strict=True, reason="PJ43 pole-on: the team's 'up' convention unresolved (see docstring)")
 @pytest.mark.parametrize("name", PJ43)
 def test_pj43_within_one_pixel(comparisons, name):
     c = comparisons[name]
