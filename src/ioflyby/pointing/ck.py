@@ -17,6 +17,7 @@ this CK loaded equals ``solution.camera_to_j2000(τ)``. Files are written to a t
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from spiceypy.utils.exceptions import SpiceyError
 
 from ioflyby.errors import KernelError
 from ioflyby.fileio import atomic_write_text
-from ioflyby.spice import spice_errors, writers
+from ioflyby.spice import KernelSet, writers
 
 JUNO_CLOCK_ID = -61
 SPACECRAFT_CK_ID = -61000
@@ -71,21 +72,20 @@ def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float =
     start = solution.nominal_start_et - MARGIN_S
     stop = solution.nominal_stop_et + MARGIN_S
     sclk_path: Path | None = None
-    sclk_kind = "loaded"
     if not sclk_covers(start, stop):
         sclk_path = Path(sclk_dir or path.parent) / (path.stem + ".tsc")
         write_project_sclk(sclk_path, 0.5 * (start + stop))
-        with spice_errors(f"loading the project SCLK {sclk_path}"):
-            spiceypy.furnsh(str(sclk_path))
-        sclk_kind = "project"
-        if not sclk_covers(start, stop):
+    # The project SCLK is loaded only while the CK is encoded with it, then unloaded again.
+    with KernelSet([sclk_path]) if sclk_path else contextlib.nullcontext():
+        if sclk_path and not sclk_covers(start, stop):
             raise KernelError(f"the project SCLK {sclk_path} does not convert the product epochs; report this")
-    nominal = np.arange(start, stop + 0.5 * step_s, step_s)
-    attitude = solution.attitude
-    writers.write_ck(
-        path, nominal, attitude.spacecraft_to_j2000(nominal + solution.timing_offset_s, with_alignment=True),
-        attitude.angular_velocity_j2000, SPACECRAFT_CK_ID, JUNO_CLOCK_ID, f"ioflyby {solution.product_id}",
-    )
+        nominal = np.arange(start, stop + 0.5 * step_s, step_s)
+        attitude = solution.attitude
+        writers.write_ck(
+            path, nominal, attitude.spacecraft_to_j2000(nominal + solution.timing_offset_s, with_alignment=True),
+            attitude.angular_velocity_j2000, SPACECRAFT_CK_ID, JUNO_CLOCK_ID, f"ioflyby {solution.product_id}",
+        )
+    sclk_kind = "project" if sclk_path else "loaded"
     return {
         "ck": str(path),
         "sclk": str(sclk_path) if sclk_path else None,
