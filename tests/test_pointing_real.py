@@ -12,8 +12,9 @@ import spiceypy
 
 from ioflyby.camera import JunoCam
 from ioflyby.cli.app import main
+from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import read_product
-from ioflyby.pointing import framelet_nominal_ets, solve_loaded
+from ioflyby.pointing import solve_loaded
 from ioflyby.spice import KernelSet
 
 PRODUCTS = (
@@ -120,7 +121,7 @@ def test_cli_writes_a_ck_spiceypy_reads(kernel_dir, raw_products_dir, tmp_path, 
     assert json.loads((tmp_path / f"{name}_pointing.json").read_text())["ck"] == result["ck"]
     product = read_product(raw_products_dir / name)
     with KernelSet(_kernel_files(kernel_dir) + [result["ck"]]):
-        ets = framelet_nominal_ets(product, JunoCam.from_kernel_pool(product.filters))
+        ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
         # An independent reader: spiceypy through the FK chain JUNO_JUNOCAM → JUNO_SPACECRAFT → CK.
         ra, dec, rate = result["spin_axis_ra_deg"], result["spin_axis_dec_deg"], result["spin_rate_rpm"]
         axis = spiceypy.radrec(1.0, np.radians(ra), np.radians(dec))

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import spiceypy
 
-simulate = pytest.importorskip("ioflyby.simulate")
-
+from ioflyby import simulate
 from ioflyby.camera import JunoCam
+from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import read_product
-from ioflyby.pointing import framelet_nominal_ets, solve_loaded, write_ck
+from ioflyby.pointing import solve_loaded, write_ck
 from ioflyby.spice import KernelSet
 
 TIMING_OFFSET_S = 0.015
@@ -48,7 +48,7 @@ def _pointing_errors(root, truth, solution, product):
     """Across-line-of-sight and roll errors (deg) of the solved camera pointing at the nominal
     epochs of framelets holding limb points, against the truth CK at the true epochs."""
     with KernelSet([root / "twin_truth.tm"]):
-        ets = framelet_nominal_ets(product, JunoCam.from_kernel_pool(product.filters))
+        ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
         across, roll = [], []
         for row in solution.per_framelet:
             et = float(ets[row["exposure"], product.filters.index(row["filter"])])
@@ -102,7 +102,7 @@ def test_written_ck_reproduces_the_solved_camera_pointing_through_the_fk(twin, c
         # encoded with when the loaded one could not (the writer unloads that one again).
         extra = [tmp_path / "solved.bc", *([info["sclk"]] if info["sclk"] else [])]
         with KernelSet(extra):
-            ets = framelet_nominal_ets(product, JunoCam.from_kernel_pool(product.filters))
+            ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
             errors = []
             for et in np.linspace(ets.min(), ets.max(), 25):
                 spice = np.asarray(spiceypy.pxform("JUNO_JUNOCAM", "J2000", float(et)))

@@ -14,9 +14,9 @@ import rasterio
 import spiceypy
 
 from ioflyby.camera import JunoCam
+from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import RawProduct
 from ioflyby.mapping.pipeline import BACKPLANE_DESCRIPTIONS
-from ioflyby.mapping.poses import framelet_mid_ets
 from ioflyby.pointing.solve import PointingSolution
 from ioflyby.simulate import Basemap
 from ioflyby.spice import KernelSet

@@ -21,6 +21,7 @@ from ioflyby.geometry.surface import (
     planetocentric_latlon,
     surface_normals,
 )
+from ioflyby.geometry.timing import framelet_mid_ets
 
 __all__ = [
     "SPEED_OF_LIGHT_KM_S",
@@ -30,6 +31,7 @@ __all__ = [
     "body_frame_name",
     "camera_to_spacecraft",
     "framelet_backplanes",
+    "framelet_mid_ets",
     "framelet_pose",
     "framelet_pose_with_attitude",
     "framelet_poses",

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ioflyby.camera import JunoCam
-from ioflyby.geometry import FrameletPose, body_frame_name, framelet_pose
+from ioflyby.geometry import (
+    FrameletPose,
+    body_frame_name,
+    framelet_mid_ets,
+    framelet_pose,
+)
 from ioflyby.ingest import RawProduct
-from ioflyby.spice import utc_to_et
 
 
 @dataclass(frozen=True)
@@ -28,18 +30,6 @@ class PoseSolution:
 
 
 PoseSource = Callable[[RawProduct, JunoCam, str], PoseSolution]
-
-
-def framelet_mid_ets(product: RawProduct, camera: JunoCam) -> np.ndarray:
-    """Mid-exposure ET [exposure, filter] (s past J2000 TDB): the label's START_TIME plus the IK's
-    START_TIME_BIAS, n·(INTERFRAME_DELAY + INTERFRAME_DELTA) and half the exposure. Needs an LSK."""
-    start_et = utc_to_et(product.start_time_utc)
-    exposures = np.arange(product.n_exposures)
-    return np.stack(
-        [camera.framelet_mid_et(f, start_et, product.interframe_delay_s, exposures, product.exposure_ms / 1e3)
-         for f in product.filters],
-        axis=1,
-    )
 
 
 def kernel_poses(product: RawProduct, camera: JunoCam, target: str) -> PoseSolution:

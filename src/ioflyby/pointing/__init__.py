@@ -7,7 +7,6 @@ from ioflyby.pointing.limb import LimbPoints, detect_limb, detect_limb_framelet
 from ioflyby.pointing.model import FrameletEphemeris, LimbModel
 from ioflyby.pointing.solve import (
     PointingSolution,
-    framelet_nominal_ets,
     solve_loaded,
     solve_pointing,
     solved_pose_source,
@@ -20,7 +19,6 @@ __all__ = [
     "PointingSolution",
     "detect_limb",
     "detect_limb_framelet",
-    "framelet_nominal_ets",
     "sclk_covers",
     "solve_loaded",
     "solve_pointing",

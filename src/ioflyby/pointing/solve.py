@@ -43,7 +43,12 @@ from scipy.optimize import least_squares
 
 from ioflyby.camera import JunoCam
 from ioflyby.errors import PointingError
-from ioflyby.geometry import FrameletPose, framelet_pose_with_attitude, target_radii
+from ioflyby.geometry import (
+    FrameletPose,
+    framelet_mid_ets,
+    framelet_pose_with_attitude,
+    target_radii,
+)
 from ioflyby.geometry.spin import (
     SpinAttitude,
     axis_basis,
@@ -144,22 +149,10 @@ class PointingSolution:
 
 
 # -- framelet bookkeeping ----------------------------------------------------------------------
-def framelet_nominal_ets(product, camera: JunoCam) -> np.ndarray:
-    """Nominal mid-exposure ET of every framelet, shape [exposure, filter] (camera model: label
-    START_TIME + START_TIME_BIAS + n·(INTERFRAME_DELAY + INTERFRAME_DELTA) + exposure/2)."""
-    start_et = utc_to_et(product.start_time_utc)
-    n = np.arange(product.n_exposures)
-    columns = [
-        camera.framelet_mid_et(name, start_et, product.interframe_delay_s, n, product.exposure_ms * 1e-3)
-        for name in product.filters
-    ]
-    return np.stack(columns, axis=1)
-
-
 def build_model(product, points: LimbPoints, camera: JunoCam, target: str) -> tuple[LimbModel, np.ndarray]:
     """The LimbModel of ``points`` (one ephemeris entry per framelet holding points) and the
     nominal framelet epochs [exposure, filter]."""
-    ets = framelet_nominal_ets(product, camera)
+    ets = framelet_mid_ets(product, camera)
     keys = points.exposure * len(product.filters) + points.filter_index
     unique, framelet_of_point = np.unique(keys, return_inverse=True)
     eph = FrameletEphemeris.from_spice(target, ets.reshape(-1)[unique])
@@ -663,7 +656,7 @@ def pose_solution(solution: PointingSolution, product, camera: JunoCam, target: 
         raise PointingError(
             f"{product.product_id}: pointing solved on {solution.target}'s limb but the map target is {target}"
         )
-    ets = framelet_nominal_ets(product, camera)
+    ets = framelet_mid_ets(product, camera)
     poses = [[solution.framelet_pose(float(et)) for et in row] for row in ets]
     summary = solution.to_dict()
     summary.pop("per_framelet")
