@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time

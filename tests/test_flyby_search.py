@@ -117,7 +117,7 @@ def test_galileo_e6i0032_distance_and_subpoint(kernel_dir: Path) -> None:
     start_time = re.search(r"StartTime\s*=\s*(\S+)", label).group(1)
     assert start_time == "1997-02-19T21:07:27.314"
     files = [kernel_dir / "lsk/naif0012.tls", folder / "pck00009.tpc", *sorted(folder.glob("*.bsp"))]
-    with KernelSet(files) as ks:
+    with KernelSet(files):
         et = spiceypy.str2et(start_time)
         got = flyby_geometry("GALILEO ORBITER", "IO", et)
         # Independent: Io→Galileo vector in IAU_IO from spkpos, own nearest-point solve.

@@ -13,18 +13,17 @@ import pytest
 import rasterio
 from rasterio.warp import transform
 
-simulate = pytest.importorskip("ioflyby.simulate")
-
-from ioflyby.camera import JunoCam  # noqa: E402
-from ioflyby.cli import main  # noqa: E402
-from ioflyby.geometry import target_radii  # noqa: E402
-from ioflyby.ingest import read_product  # noqa: E402
-from ioflyby.mapping.crs import body_crs  # noqa: E402
-from ioflyby.mapping.grid import equirectangular_grid, orthographic_grid  # noqa: E402
-from ioflyby.mapping.pipeline import _framelets, sub_observer  # noqa: E402
-from ioflyby.mapping.poses import kernel_poses  # noqa: E402
-from ioflyby.mapping.reproject import reproject  # noqa: E402
-from ioflyby.spice import KernelSet  # noqa: E402
+from ioflyby import simulate
+from ioflyby.camera import JunoCam
+from ioflyby.cli import main
+from ioflyby.geometry import target_radii
+from ioflyby.ingest import read_product
+from ioflyby.mapping.crs import body_crs
+from ioflyby.mapping.grid import equirectangular_grid, orthographic_grid
+from ioflyby.mapping.pipeline import _framelets, sub_observer
+from ioflyby.mapping.poses import kernel_poses
+from ioflyby.mapping.reproject import reproject
+from ioflyby.spice import KernelSet
 
 BLOB_SIGMA_PX = 1.5
 

@@ -319,7 +319,9 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
         crossings = [_boresight_crossing(truth, scenario.target, boresight, ca_et + im.offset_s) for im in images]
     truth_files = [files[k] for k in ("lsk", "pck", "ephemeris", "spacecraft", "fk", "ik", "sclk", "ck_truth")]
     nominal_files = truth_files[:-1] + [files["ck"]]
-    rel = lambda p: os.path.relpath(p, tmp) if Path(p).is_relative_to(tmp) else None
+    def rel(p: Path) -> str | None:
+        return os.path.relpath(p, tmp) if Path(p).is_relative_to(tmp) else None
+
     for name, listed in (("twin.tm", nominal_files), ("twin_truth.tm", truth_files)):
         inside = [rel(p) for p in listed if rel(p)]
         outside = [Path(p) for p in listed if not rel(p)]
