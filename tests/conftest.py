@@ -55,3 +55,16 @@ def pj1_kernel_files(kernel_dir: Path) -> list[Path]:
         *sorted(slices.glob("*.bc")),
         *sorted(slices.glob("*.bsp")),
     ]
+
+
+@pytest.fixture(scope="session")
+def juno_2022_kernel_files(kernel_dir: Path) -> list[Path]:
+    """What the real PJ43/PJ44 products have: LSK, PCK, FK, IK, SCLK and the 2022 trajectory (no CK)."""
+    return [
+        kernel_dir / "lsk/naif0012.tls",
+        kernel_dir / "pck/pck00010.tpc",
+        kernel_dir / "fk/juno_v12.tf",
+        kernel_dir / "ik/juno_junocam_v03.ti",
+        kernel_dir / "sclk/jno_sclkscet_00090.tsc",
+        kernel_dir / "spk/spk_pre_220614_221109_220810_jm0450.bsp",
+    ]

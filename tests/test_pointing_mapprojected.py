@@ -41,17 +41,6 @@ PJ44 = ("JNCE_2022229_44C00029_V01", "JNCE_2022229_44C00030_V01")
 PJ43 = ("JNCE_2022186_43C00078_V01", "JNCE_2022186_43C00080_V01", "JNCE_2022186_43M00081_V01")
 
 
-def _kernel_files(kernel_dir):
-    return [
-        kernel_dir / "lsk/naif0012.tls",
-        kernel_dir / "pck/pck00010.tpc",
-        kernel_dir / "fk/juno_v12.tf",
-        kernel_dir / "ik/juno_junocam_v03.ti",
-        kernel_dir / "sclk/jno_sclkscet_00090.tsc",
-        kernel_dir / "spk/spk_pre_220614_221109_220810_jm0450.bsp",
-    ]
-
-
 def _reference(raw_products_dir, name):
     return next((raw_products_dir / name).glob("*-mapprojected.png"))
 
@@ -94,14 +83,14 @@ def test_team_disc_is_the_800px_horizon_circle(raw_products_dir):
 
 # -- the CLI against the team's PNGs ----------------------------------------------------------
 @pytest.fixture(scope="module")
-def comparisons(kernel_dir, raw_products_dir, tmp_path_factory):
+def comparisons(juno_2022_kernel_files, raw_products_dir, tmp_path_factory):
     """Per product: ``ioflyby process --projection perspective --solve-pointing`` with the team
     view's centre/altitude/scale, resampled into the team's view and compared."""
     out = {}
     for name in PJ44 + PJ43:
         folder = raw_products_dir / name
         product = read_product(folder)
-        with KernelSet(_kernel_files(kernel_dir)):
+        with KernelSet(juno_2022_kernel_files):
             view = view_from_label(product)
         settings = process_options(view)
         target = tmp_path_factory.mktemp(name)
@@ -109,7 +98,7 @@ def comparisons(kernel_dir, raw_products_dir, tmp_path_factory):
                 "--pointing-prior", "search", "--lat", repr(settings["lat"]), "--lon", repr(settings["lon"]),
                 "--altitude-km", repr(settings["altitude_km"]), "--resolution-km", repr(settings["resolution_km"]),
                 "--json"]
-        for path in _kernel_files(kernel_dir):
+        for path in juno_2022_kernel_files:
             args += ["--kernels", str(path)]
         with pytest.raises(SystemExit) as exit_info:
             main(args)

@@ -26,21 +26,10 @@ PRODUCTS = (
 )
 
 
-def _kernel_files(kernel_dir):
-    return [
-        kernel_dir / "lsk/naif0012.tls",
-        kernel_dir / "pck/pck00010.tpc",
-        kernel_dir / "fk/juno_v12.tf",
-        kernel_dir / "ik/juno_junocam_v03.ti",
-        kernel_dir / "sclk/jno_sclkscet_00090.tsc",
-        kernel_dir / "spk/spk_pre_220614_221109_220810_jm0450.bsp",
-    ]
-
-
 @pytest.fixture(scope="module")
-def solutions(kernel_dir, raw_products_dir):
+def solutions(juno_2022_kernel_files, raw_products_dir):
     out = {}
-    with KernelSet(_kernel_files(kernel_dir)):
+    with KernelSet(juno_2022_kernel_files):
         for name in PRODUCTS:
             out[name] = solve_loaded(read_product(raw_products_dir / name), prior="search")
     return out
@@ -68,11 +57,11 @@ def test_consecutive_products_agree_on_the_spin_axis(solutions, pair):
     assert abs(a.rate_rpm - b.rate_rpm) < 0.005
 
 
-def test_pj43_cone_angle_agrees_between_products(solutions, kernel_dir):
+def test_pj43_cone_angle_agrees_between_products(solutions, juno_2022_kernel_files):
     """The angle between the spin axis and Jupiter is what the limb fixes even pole-on; three
     PJ43 products (4 minutes) must agree on it."""
     angles = []
-    with KernelSet(_kernel_files(kernel_dir)):
+    with KernelSet(juno_2022_kernel_files):
         for name in PRODUCTS[:3]:
             s = solutions[name]
             jupiter, _ = spiceypy.spkpos("JUPITER", s.nominal_start_et, "J2000", "LT+S", "JUNO")
@@ -80,7 +69,7 @@ def test_pj43_cone_angle_agrees_between_products(solutions, kernel_dir):
     assert np.ptp(angles) < 0.3
 
 
-def test_pj43_roll_from_the_terminator_agrees_with_earth(solutions, kernel_dir):
+def test_pj43_roll_from_the_terminator_agrees_with_earth(solutions, juno_2022_kernel_files):
     """PJ43 is seen pole-on (sub-spacecraft latitude −83°): the round limb leaves the roll about
     the line of sight loose (before the terminator constraint: spin axes 13–37° apart and 2–38°
     from Earth). The lit part of the limb is fixed by the Sun, so the solver takes the roll from
@@ -88,7 +77,7 @@ def test_pj43_roll_from_the_terminator_agrees_with_earth(solutions, kernel_dir):
     and the axis points at Earth, as Juno's spin axis does outside manoeuvres (Earth direction
     from the SPK, never an input of the solve)."""
     axes = []
-    with KernelSet(_kernel_files(kernel_dir)):
+    with KernelSet(juno_2022_kernel_files):
         for name in PRODUCTS[:3]:
             s = solutions[name]
             assert s.roll_source == "terminator"
@@ -106,10 +95,10 @@ def test_pj44_roll_comes_from_the_limb(solutions):
         assert solutions[name].roll_source == "limb"
 
 
-def test_cli_writes_a_ck_spiceypy_reads(kernel_dir, raw_products_dir, tmp_path, capsys):
+def test_cli_writes_a_ck_spiceypy_reads(juno_2022_kernel_files, raw_products_dir, tmp_path, capsys):
     name = "JNCE_2022229_44C00029_V01"
     args = ["pointing", str(raw_products_dir / name), "--out", str(tmp_path), "--json"]
-    for path in _kernel_files(kernel_dir):
+    for path in juno_2022_kernel_files:
         args += ["--kernels", str(path)]
     with pytest.raises(SystemExit) as exit_info:
         main(args)
@@ -120,7 +109,7 @@ def test_cli_writes_a_ck_spiceypy_reads(kernel_dir, raw_products_dir, tmp_path, 
     assert result["limb_rms_px"] <= 1.0
     assert json.loads((tmp_path / f"{name}_pointing.json").read_text())["ck"] == result["ck"]
     product = read_product(raw_products_dir / name)
-    with KernelSet(_kernel_files(kernel_dir) + [result["ck"]]):
+    with KernelSet(juno_2022_kernel_files + [result["ck"]]):
         ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
         # An independent reader: spiceypy through the FK chain JUNO_JUNOCAM → JUNO_SPACECRAFT → CK.
         ra, dec, rate = result["spin_axis_ra_deg"], result["spin_axis_dec_deg"], result["spin_rate_rpm"]
@@ -137,12 +126,12 @@ def test_cli_writes_a_ck_spiceypy_reads(kernel_dir, raw_products_dir, tmp_path, 
     assert again.limb_rms_px <= result["limb_rms_px"] + 0.05
 
 
-def test_product_without_limb_is_a_pointing_error(kernel_dir, raw_products_dir):
+def test_product_without_limb_is_a_pointing_error(juno_2022_kernel_files, raw_products_dir):
     from dataclasses import replace
 
     from ioflyby.errors import PointingError
 
     product = read_product(raw_products_dir / PRODUCTS[0])
     dark = replace(product, framelets=np.zeros_like(product.framelets))
-    with KernelSet(_kernel_files(kernel_dir)), pytest.raises(PointingError, match="limb"):
+    with KernelSet(juno_2022_kernel_files), pytest.raises(PointingError, match="limb"):
         solve_loaded(dark, prior="search")

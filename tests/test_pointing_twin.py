@@ -30,18 +30,23 @@ TIMING_OFFSET_S = 0.015
 ATTITUDE_ERROR_DEG = 0.3
 
 
-@pytest.fixture(scope="module")
-def twin(tmp_path_factory, kernel_dir):
-    out = tmp_path_factory.mktemp("twin") / "pj57"
+def _pj57_twin(folder, kernel_dir, offset_from_ca_s: float):
+    """The pj57 twin with one image at ``offset_from_ca_s`` and the injected errors above."""
+    out = folder / "pj57"
     options = simulate.TwinOptions(
         timing_offset_s=TIMING_OFFSET_S,
         attitude_error_deg=ATTITUDE_ERROR_DEG,
         attitude_error_axis_sc=(0.6, 0.8, 0.0),
         official_kernel_dir=kernel_dir,
-        images=(simulate.PlannedImage(-480.0),),
+        images=(simulate.PlannedImage(offset_from_ca_s),),
     )
     simulate.build_twin("pj57", out, options)
     return out, json.loads((out / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory, kernel_dir):
+    return _pj57_twin(tmp_path_factory.mktemp("twin"), kernel_dir, -480.0)
 
 
 def _pointing_errors(root, truth, solution, product):
@@ -124,16 +129,7 @@ def test_twin_pointing_without_ck(twin):
 
 @pytest.fixture(scope="module")
 def twin_near_ca(tmp_path_factory, kernel_dir):
-    out = tmp_path_factory.mktemp("twin60") / "pj57"
-    options = simulate.TwinOptions(
-        timing_offset_s=TIMING_OFFSET_S,
-        attitude_error_deg=ATTITUDE_ERROR_DEG,
-        attitude_error_axis_sc=(0.6, 0.8, 0.0),
-        official_kernel_dir=kernel_dir,
-        images=(simulate.PlannedImage(-60.0),),
-    )
-    simulate.build_twin("pj57", out, options)
-    return out, json.loads((out / "truth.json").read_text())
+    return _pj57_twin(tmp_path_factory.mktemp("twin60"), kernel_dir, -60.0)
 
 
 def test_twin_timing_near_closest_approach_is_honest(twin_near_ca):
