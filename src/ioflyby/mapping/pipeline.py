@@ -46,6 +46,9 @@ BACKPLANE_DESCRIPTIONS = {
 }
 
 
+PROJECTIONS = ("equirectangular", "orthographic", "polar", "perspective")
+
+
 @dataclass
 class ProcessOptions:
     """Options of :func:`process_products` (angles in degrees, lengths in km)."""
@@ -128,7 +131,7 @@ def build_grid(options: ProcessOptions, naif_id: int, target: str, radii: np.nda
     if options.projection == "perspective":
         altitude = options.altitude_km if options.altitude_km is not None else distance - body.radius_m / 1000.0
         return perspective_grid(body, lat, lon, altitude, **size)
-    raise GeometryError(f"unknown projection {options.projection!r}: use equirectangular, orthographic, polar or perspective")
+    raise GeometryError(f"unknown projection {options.projection!r}: use {', '.join(PROJECTIONS)}")
 
 
 def _framelets(product: RawProduct, images: np.ndarray, solution: PoseSolution) -> Framelets:
@@ -157,6 +160,8 @@ def process_products(
     """Run the stages on ``paths`` (or already-read ``products``) and write map products into
     ``out_dir``. Returns ``{"outputs", "seconds", "framelets", "pointing", "grid", ...}``."""
     options = options or ProcessOptions()
+    if options.projection not in PROJECTIONS:
+        raise GeometryError(f"unknown projection {options.projection!r}: use {', '.join(PROJECTIONS)}")
     timer = _Timer()
     notify = on_stage or (lambda _name: None)
     out_dir = Path(out_dir)

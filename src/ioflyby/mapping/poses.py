@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ioflyby.camera import JunoCam
+from ioflyby.errors import CoverageError
 from ioflyby.geometry import (
     FrameletPose,
     body_frame_name,
@@ -36,5 +37,11 @@ def kernel_poses(product: RawProduct, camera: JunoCam, target: str) -> PoseSolut
     """Poses from the loaded kernels (trajectory, attitude CK, PCK): six SPICE calls a framelet."""
     ets = framelet_mid_ets(product, camera)
     frame = body_frame_name(target)
-    poses = [[framelet_pose(target, float(et), body_frame=frame) for et in row] for row in ets]
+    try:
+        poses = [[framelet_pose(target, float(et), body_frame=frame) for et in row] for row in ets]
+    except CoverageError as exc:
+        raise CoverageError(
+            f"{product.product_id}: {exc} — without an attitude kernel (CK) for the image time, "
+            "solve the pointing from the image instead (ioflyby process --solve-pointing)"
+        ) from None
     return PoseSolution(poses, {"source": "kernels"})

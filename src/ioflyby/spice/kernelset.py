@@ -8,6 +8,7 @@ entry and unloads exactly those files on exit. SPICE is not thread-safe: use pro
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -48,12 +49,17 @@ class CoverageInterval:
         return self.start_et <= et <= self.stop_et
 
 
+_MESSAGE_SENTENCES = 2
+
+
 def spice_error_message(exc: SpiceyError) -> str:
-    """Return the short CSPICE message and the first sentence of its long message, on one line."""
+    """The short CSPICE message and the first two sentences of its long one, on one line (the
+    rest of a long message is general advice that would bury what went wrong)."""
     short = getattr(exc, "short", "") or ""
     long = " ".join((getattr(exc, "long", "") or str(exc)).split())
-    text = f"{short} {long}".strip() if short else long
-    return text
+    sentences = re.split(r"(?<=[.;])\s+(?=[A-Z])", long)
+    text = " ".join(sentences[:_MESSAGE_SENTENCES])
+    return f"{short} {text}".strip()
 
 
 def et_to_utc(et: float, digits: int = 3) -> str:
