@@ -135,3 +135,17 @@ def test_product_without_limb_is_a_pointing_error(juno_2022_kernel_files, raw_pr
     dark = replace(product, framelets=np.zeros_like(product.framelets))
     with KernelSet(juno_2022_kernel_files), pytest.raises(PointingError, match="limb"):
         solve_loaded(dark, prior="search")
+
+
+def test_process_without_ck_says_to_solve_pointing(juno_2022_kernel_files, raw_products_dir, tmp_path, capsys):
+    """The real products have no CK: mapping them from the kernels alone must fail in one line
+    that names the missing attitude and the option that solves it, and write nothing."""
+    args = ["process", str(raw_products_dir / "JNCE_2022229_44C00029_V01"), "--out", str(tmp_path / "maps")]
+    for path in juno_2022_kernel_files:
+        args += ["--kernels", str(path)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "JUNO_SPACECRAFT" in message and "--solve-pointing" in message
+    assert not (tmp_path / "maps").exists()
