@@ -48,7 +48,9 @@ def test_reconstruction_accuracy_against_truth(pj57_demo):
     summary = result.summary
     assert summary["pointing_worst_across_deg"] <= 0.02
     assert max(summary["limb_rms_px"]) <= 0.3
-    assert min(summary["mosaic_correlation"].values()) >= 0.95
+    for name, bands in summary["map_correlation"].items():
+        assert set(bands) == {"BLUE", "GREEN", "RED"}, name
+        assert min(bands.values()) >= 0.95, (name, bands)
 
 
 def test_other_scenario_changes_the_numbers_and_leaves_no_stale_file(pj57_demo, tmp_path):

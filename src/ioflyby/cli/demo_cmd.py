@@ -24,12 +24,15 @@ def _print_summary(summary: dict) -> None:
     for row in summary["comparisons"]:
         table.add_row(row["label"], row["time_utc"], f"{row['altitude_km']:.2f}", f"{row['speed_km_s']:.2f}")
     console.print(table)
-    correlation = ", ".join(f"{band} {r:.3f}" for band, r in summary["mosaic_correlation"].items())
+    correlation = "; ".join(
+        f"{name} " + " ".join(f"{band[0]} {r:.3f}" for band, r in bands.items())
+        for name, bands in summary["map_correlation"].items()
+    )
     console.print(
         f"pointing from the limb: worst error across the line of sight {summary['pointing_worst_across_deg']:.4f}°, "
         f"limb RMS {summary['limb_rms_px']} px"
     )
-    console.print(f"mosaic vs basemap (Pearson r): {correlation}")
+    console.print(f"maps vs basemap albedo (Pearson r): {correlation}")
     console.print(
         f"C/A found vs twin truth: {summary['ca_time_error_s'] * 1e3:.3f} ms, {summary['ca_altitude_error_km'] * 1e3:.1f} m"
     )

@@ -55,9 +55,13 @@ def pointing_errors(
     }
 
 
-def basemap_correlation(linear_tif: Path, backplanes_tif: Path, basemap: Basemap) -> dict[str, float]:
-    """Pearson r between each band of a linear (photometrically corrected) map GeoTIFF and the
-    basemap sampled at the map cells' own latitude/longitude, over well-lit, well-seen cells."""
+def basemap_correlation(
+    linear_tif: Path, backplanes_tif: Path, basemap: Basemap, lambert_corrected: bool
+) -> dict[str, float]:
+    """Pearson r between each band of a linear map GeoTIFF and the basemap sampled at the map
+    cells' own latitude/longitude, over well-lit, well-seen cells. A map made without the
+    Lambert correction is divided by cos(incidence) here first (the twin renders Lambert
+    surfaces), so every projection is judged on albedo."""
     with rasterio.open(backplanes_tif) as planes:
         descriptions = list(planes.descriptions)
         plane = {
@@ -73,6 +77,8 @@ def basemap_correlation(linear_tif: Path, backplanes_tif: Path, basemap: Basemap
             if band is None:
                 continue
             values = linear.read(index)[lit]
+            if not lambert_corrected:
+                values = values / np.cos(np.radians(plane["incidence"][lit]))
             usable = np.isfinite(values)
             truth = basemap.sample(band, lat[usable], lon[usable])
             result[band] = float(np.corrcoef(values[usable], truth)[0, 1])
