@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -10,8 +11,7 @@ from rich.table import Table
 from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit
 from ioflyby.errors import PointingError
-
-PRIORS = ("auto", "ck", "search")
+from ioflyby.pointing.solve import PRIORS
 
 
 def _print_result(result: dict) -> None:
@@ -59,15 +59,8 @@ def pointing(
         raise PointingError(f"--prior {prior!r}: use one of {', '.join(PRIORS)}")
     raw = read_product(product)
     with KernelSet(kernels):
-        with console.status("solving pointing from the limb", spinner="dots") if not as_json else _null():
+        with console.status("solving pointing from the limb", spinner="dots") if not as_json else nullcontext():
             solution = solve_loaded(raw, prior=prior, align=align)
         result = write_outputs(solution, out)
     emit(result, as_json, _print_result)
 
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
