@@ -2,7 +2,9 @@
 against the JunoCam team's own ``-mapprojected.png``, in the team's convention
 (``ioflyby.pointing.mapprojected``, ``docs/mapprojected.md``). Prints, per product, the
 registration offset (phase correlation, px), the band-pass correlation, the rotation between the
-two (brute force, deg) and the times.
+two (brute force, deg), the pole's position angle from celestial north, the north angle that
+makes the team's night-side cut a solar-incidence contour (with its incidence and spread; 0 =
+Jupiter's north up, the convention) and the times.
 
 Usage: python benchmarks/bench_mapprojected.py [--projection perspective|orthographic] [--keep DIR]
 """
@@ -18,14 +20,18 @@ import numpy as np
 
 from ioflyby.ingest import read_product
 from ioflyby.mapping.pipeline import ProcessOptions, process_products
-from ioflyby.pointing.compare import compare_with_reference
+from ioflyby.pointing.compare import compare_with_reference, load_grey
 from ioflyby.pointing.mapprojected import (
+    night_cut_pixels,
+    north_angle_deg,
     process_options,
     resample_geotiff,
+    sun_direction_body,
+    terminator_turn_deg,
     view_from_label,
 )
 from ioflyby.pointing.solve import pose_source_from_solutions, solve_loaded
-from ioflyby.spice import KernelSet
+from ioflyby.spice import KernelSet, utc_to_et
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -36,6 +42,10 @@ FILES = [KERNELS / name for name in (
 )]
 
 
+def view_target(product) -> str:
+    return product.target.strip().upper()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--projection", default="perspective", choices=("perspective", "orthographic"))
@@ -43,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.keep or Path(tempfile.mkdtemp())
     print(f"{'product':28s} {'solve s':>7s} {'limb px':>7s} {'dx px':>7s} {'dy px':>7s} {'|d| px':>7s} "
-          f"{'corr':>6s} {'rot deg':>8s} {'north deg':>9s}")
+          f"{'corr':>6s} {'rot deg':>8s} {'cel.N deg':>9s} {'cut n deg':>9s} {'cut inc':>7s} {'spread':>6s}")
     for folder in sorted((DATA / "junocam" / "raw").iterdir()):
         product = read_product(folder)
         with KernelSet(FILES):
@@ -51,6 +61,9 @@ def main() -> None:
             solution = solve_loaded(product, prior="search", align=True)
             solve_s = time.perf_counter() - began
             view = view_from_label(product)
+            et = utc_to_et(product.start_time_utc)
+            celestial = north_angle_deg(view_target(product), et)
+            sun = sun_direction_body(view_target(product), et)
         settings = process_options(view)
         if args.projection == "orthographic":
             settings = {"lat": settings["lat"], "lon": settings["lon"], "resolution_km": view.sphere_radius_km / view.disc_radius_px}
@@ -65,10 +78,11 @@ def main() -> None:
             Image.fromarray((np.clip(rgb / max(rgb.max(), 1) * 255, 0, 255)).astype(np.uint8).squeeze()).save(
                 out / f"{product.product_id}_teamview.png")
         reference = next(folder.glob("*-mapprojected.png"))
+        cut_n, cut_incidence, cut_spread = terminator_turn_deg(view, *night_cut_pixels(load_grey(reference)[1]), sun)
         c = compare_with_reference(ours, reference, rotation_max_deg=5.0)
         print(f"{product.product_id:28s} {solve_s:7.2f} {solution.limb_rms_px:7.3f} {c['offset_px'][0]:7.2f} "
               f"{c['offset_px'][1]:7.2f} {c['offset_norm_px']:7.2f} {c['correlation']:6.3f} {c['rotation_deg']:8.2f} "
-              f"{view.north_angle_deg:9.2f}", flush=True)
+              f"{celestial:9.2f} {cut_n:9.2f} {cut_incidence:7.2f} {cut_spread:6.3f}", flush=True)
 
 
 if __name__ == "__main__":

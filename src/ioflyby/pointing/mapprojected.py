@@ -11,9 +11,13 @@ Worked out by fitting our maps of the five real products to the team's PNGs (evi
   ``SUB_SPACECRAFT_LONGITUDE`` (west);
 - the horizon circle (the disc) has a radius of **800 px** about the image centre, pixel
   (799.5, 799.5) with (0, 0) the centre of the upper-left pixel, in a 1600×1600 image;
-- **celestial north up**: the image is turned so that the J2000 +Z direction, projected on the
-  sky, points up; Jupiter's north pole is then at position angle ``north_angle_deg`` from up
-  (−4.4° at PJ44, −60…−64° at PJ43).
+- **Jupiter's north up**: the image is drawn with the target's projected north pole (the
+  meridian of the centre, heading north) pointing up, ``north_angle_deg = 0``. Evidence that
+  needs no pointing: the team's terminator cut is the solar-incidence contour 89.45° ± 0.02° in
+  all four colour products exactly when the pole is up (best turn −0.10…+0.05°), where celestial
+  north up would turn it by −4.4° (PJ44) and −60…−64° (PJ43) (``docs/mapprojected.md``).
+  :func:`north_angle_deg` (the pole's position angle from celestial north) is kept as a
+  diagnostic: the team's PJ44 cloud features sit turned by about that much from ours.
 
 Angles in degrees at this module's edges; lengths in km; times s past J2000 TDB.
 """
@@ -31,10 +35,12 @@ from scipy import ndimage
 
 from ioflyby.errors import ProductError
 from ioflyby.mapping import projections as proj
-from ioflyby.spice import spice_errors, utc_to_et
+from ioflyby.spice import spice_errors
 
 SIZE_PX = 1600
 DISC_RADIUS_PX = 800.0
+TEAM_NORTH_ANGLE_DEG = 0.0
+"""The team's turn of the view: the target's north pole points up (see the module docstring)."""
 
 
 def _label_number(metadata, key: str, product_id: str) -> float:
@@ -98,9 +104,56 @@ def north_angle_deg(target: str, et: float, observer: str = "JUNO") -> float:
     return float(np.degrees(np.arctan2(np.cross(celestial, north) @ view, celestial @ north)))
 
 
+def solar_incidence_deg(view: MapprojectedView, cols: np.ndarray, rows: np.ndarray, sun_body: np.ndarray) -> np.ndarray:
+    """Solar incidence angle (deg; NaN off the disc) at pixels (col, row) of ``view``: angle
+    between the surface normal at the pixel's planetographic latitude/longitude and the unit
+    Sun direction ``sun_body`` in the body-fixed frame (IAU_<TARGET>)."""
+    lat_centric, lon = view.pixel_latlon(cols, rows)
+    ratio2 = (view.polar_radius_km / view.sphere_radius_km) ** 2
+    lat_graphic = np.arctan(np.tan(lat_centric) / ratio2)
+    normal = np.stack([np.cos(lat_graphic) * np.cos(lon), np.cos(lat_graphic) * np.sin(lon), np.sin(lat_graphic)], -1)
+    sun = np.asarray(sun_body, float) / np.linalg.norm(sun_body)
+    return np.degrees(np.arccos(np.clip(normal @ sun, -1.0, 1.0)))
+
+
+def sun_direction_body(target: str, et: float, observer: str = "JUNO") -> np.ndarray:
+    """Unit direction target → Sun in IAU_<TARGET> at the light-time-corrected epoch of the
+    target seen from ``observer`` at ``et`` (SPK, PCK, LSK must be loaded)."""
+    with spice_errors(f"computing the Sun direction at {target} seen from {observer}"):
+        _, light_time = spiceypy.spkpos(target, et, "J2000", "LT+S", observer)
+        sun = np.asarray(spiceypy.spkpos("SUN", et - light_time, f"IAU_{target.upper()}", "LT+S", target)[0])
+    return sun / np.linalg.norm(sun)
+
+
+def night_cut_pixels(valid: np.ndarray, limb_margin_px: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    """(cols, rows) of the edge of a team PNG's valid region away from the limb (more than
+    ``limb_margin_px`` inside the 800 px horizon): the team's cut on the night side."""
+    valid = ndimage.binary_opening(valid, iterations=3)
+    rows, cols = np.nonzero(valid & ~ndimage.binary_erosion(valid))
+    centre = (valid.shape[0] - 1) / 2.0
+    inside = np.hypot(cols - centre, rows - centre) < DISC_RADIUS_PX - limb_margin_px
+    return cols[inside].astype(float), rows[inside].astype(float)
+
+
+def terminator_turn_deg(view: MapprojectedView, cols: np.ndarray, rows: np.ndarray, sun_body: np.ndarray) -> tuple[float, float, float]:
+    """North angle (deg) that makes the pixels (cols, rows) (e.g. :func:`night_cut_pixels`) one
+    contour of solar incidence, by a 1 deg scan over ±180 deg refined in 0.05 deg steps; returns
+    (north angle, median incidence deg, incidence spread deg)."""
+    import dataclasses
+
+    def spread(angle: float) -> tuple[float, float]:
+        incidence = solar_incidence_deg(dataclasses.replace(view, north_angle_deg=float(angle)), cols, rows, sun_body)
+        return float(np.nanstd(incidence)), float(np.nanmedian(incidence))
+
+    coarse = min(np.arange(-180.0, 180.0, 1.0), key=lambda a: spread(a)[0])
+    best = min(np.arange(coarse - 1.0, coarse + 1.0001, 0.05), key=lambda a: spread(a)[0])
+    std, median = spread(best)
+    return float((best + 180.0) % 360.0 - 180.0), median, std
+
+
 def view_from_label(product, target: str | None = None) -> MapprojectedView:
     """The team's view for ``product`` (a ``RawProduct``): centre and altitude from its label,
-    north angle from SPICE at START_TIME (SPK, PCK, LSK must be loaded)."""
+    Jupiter's north up (:data:`TEAM_NORTH_ANGLE_DEG`); a PCK must be loaded for the radii."""
     target = (target or product.target).strip().upper()
     meta = product.metadata
     lat = _label_number(meta, "SUB_SPACECRAFT_LATITUDE", product.product_id)
@@ -112,7 +165,7 @@ def view_from_label(product, target: str | None = None) -> MapprojectedView:
         centre_lat_graphic_deg=lat,
         centre_lon_east_deg=(-lon_west) % 360.0,
         altitude_km=altitude,
-        north_angle_deg=north_angle_deg(target, utc_to_et(product.start_time_utc)),
+        north_angle_deg=TEAM_NORTH_ANGLE_DEG,
         sphere_radius_km=float(radii[0]),
         polar_radius_km=float(radii[2]),
     )
