@@ -14,7 +14,6 @@ that. Pixels lit in fewer than ``min_count`` framelets get 1 and are reported in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ import numpy as np
 from scipy import ndimage
 
 from ioflyby.errors import CalibrationError
-from ioflyby.fileio import AtomicFiles
 from ioflyby.ingest.product import RawProduct
 
 
@@ -91,29 +89,20 @@ def write_derived_flat(result: DerivedFlat, out_dir: str | Path) -> list[Path]:
     """Write ``pixelflat[_pjNN]_<filter>.tif`` (float32), ``coverage[_pjNN]_<filter>.tif`` (uint16)
     and ``pixelflat[_pjNN].json`` into ``out_dir`` (temporary names, renamed when all are written).
     The names are what ``ioflyby calibrate --calibration`` recognises."""
-    import tifffile
+    from ioflyby.calibrate.output import write_tiffs_and_record
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     tag = f"_pj{result.perijove:02d}" if result.perijove is not None else ""
-    written: list[Path] = []
     summary = {"method": "median over framelets of pixel / mean of lit line neighbours", "perijove": result.perijove,
                "products": list(result.products), "filters": {}}
-    try:
-        with AtomicFiles() as files:
-            for filt, flat in result.flats.items():
-                name = filt.lower()
-                for final, array in ((out / f"pixelflat{tag}_{name}.tif", flat), (out / f"coverage{tag}_{name}.tif", result.coverage[filt])):
-                    tifffile.imwrite(files.path(final), array)
-                    written.append(final)
-                covered = result.coverage[filt] > 0
-                summary["filters"][filt] = {"covered_pixels": int(covered.sum()), "min": float(flat.min()), "max": float(flat.max())}
-            final = out / f"pixelflat{tag}.json"
-            files.path(final).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-            written.append(final)
-    except OSError as exc:
-        raise CalibrationError(f"{out}: cannot write derived flat ({exc.strerror or exc})") from None
-    return written
+    tiffs = []
+    for filt, flat in result.flats.items():
+        name = filt.lower()
+        tiffs += [(out / f"pixelflat{tag}_{name}.tif", flat, None),
+                  (out / f"coverage{tag}_{name}.tif", result.coverage[filt], None)]
+        covered = result.coverage[filt] > 0
+        summary["filters"][filt] = {"covered_pixels": int(covered.sum()), "min": float(flat.min()), "max": float(flat.max())}
+    return write_tiffs_and_record(tiffs, out / f"pixelflat{tag}.json", summary, "derived flat")
 
 
 # ---------------------------------------------------------------- large-scale flat from framelet overlaps
@@ -352,31 +341,21 @@ def write_overlap_flat(result: OverlapFlat, out_dir: str | Path) -> list[Path]:
     (temporary names, renamed when all are written). ``calibrate --calibration`` recognises them
     as the large-scale ``flat`` of perijove NN (see ``calibrate.frames``), so in a directory that
     also holds unnumbered flats they are chosen for products of perijove NN and later."""
-    import tifffile
+    from ioflyby.calibrate.output import write_tiffs_and_record
 
     out = Path(out_dir)
     tag = f"_pj{result.perijove:02d}" if result.perijove is not None else ""
-    written: list[Path] = []
     summary = {"method": "base flat x exp(g(sample) * (line - 63.5) / 63.5 + h(sample)), fitted to framelet-overlap "
                          "ln ratios (Legendre coefficients in sample mapped to [-1, 1] over sample_range, clamped outside)",
                "perijove": result.perijove, "products": list(result.products), "skipped": list(result.skipped),
                "filters": {}}
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with AtomicFiles() as files:
-            for filt, flat in result.flats.items():
-                final = out / f"flat_overlap{tag}_{filt.lower()}.tif"
-                tifffile.imwrite(files.path(final), flat)
-                written.append(final)
-                fit = result.fits[filt]
-                summary["filters"][filt] = {
-                    "base_flat": result.bases[filt], "line_coeffs": list(fit.line_coeffs),
-                    "sample_coeffs": list(fit.sample_coeffs), "sample_range_px": list(fit.sample_range),
-                    "overlap_blocks": fit.measurements, "products": fit.products,
-                    "rms_ln_ratio_base": fit.rms_before, "rms_ln_ratio_fitted": fit.rms_after}
-            final = out / f"flat_overlap{tag}.json"
-            files.path(final).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-            written.append(final)
-    except OSError as exc:
-        raise CalibrationError(f"{out}: cannot write derived flat ({exc.strerror or exc})") from None
-    return written
+    tiffs = []
+    for filt, flat in result.flats.items():
+        tiffs.append((out / f"flat_overlap{tag}_{filt.lower()}.tif", flat, None))
+        fit = result.fits[filt]
+        summary["filters"][filt] = {
+            "base_flat": result.bases[filt], "line_coeffs": list(fit.line_coeffs),
+            "sample_coeffs": list(fit.sample_coeffs), "sample_range_px": list(fit.sample_range),
+            "overlap_blocks": fit.measurements, "products": fit.products,
+            "rms_ln_ratio_base": fit.rms_before, "rms_ln_ratio_fitted": fit.rms_after}
+    return write_tiffs_and_record(tiffs, out / f"flat_overlap{tag}.json", summary, "overlap-derived flat")
