@@ -68,3 +68,20 @@ def juno_2022_kernel_files(kernel_dir: Path) -> list[Path]:
         kernel_dir / "sclk/jno_sclkscet_00090.tsc",
         kernel_dir / "spk/spk_pre_220614_221109_220810_jm0450.bsp",
     ]
+
+
+def synthetic_label(product_id: str, filters=("BLUE", "GREEN", "RED"), stop_time: str = "2023-12-30T08:35:10.746") -> dict:
+    """Label keywords of a small synthetic product in the mission website's form (PJ57, Io)."""
+    return {
+        "PRODUCT_ID": product_id,
+        "FILTER_NAME": list(filters),
+        "START_TIME": "2023-12-30T08:35:10.000",
+        "STOP_TIME": stop_time,
+        "EXPOSURE_DURATION": "3.200000 <ms>",
+        "INTERFRAME_DELAY": "0.373 <s>",
+        "JNO:TDI_STAGES_COUNT": 1,
+        "SAMPLE_BIT_MODE_ID": "SQROOT",
+        "TARGET_NAME": "IO",
+        "SPACECRAFT_CLOCK_START_COUNT": "757283710:123",
+        "PJ": "57",
+    }

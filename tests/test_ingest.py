@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import synthetic_label
 from ioflyby.errors import ProductError
 from ioflyby.ingest import (
     SQROOT_TABLE,
@@ -34,19 +35,7 @@ REAL = {
 
 def synthetic_metadata(product_id: str = "JNCE_2023364_57C00012_V01", filters=("BLUE", "GREEN", "RED")) -> dict:
     """Label keywords of a small synthetic product in the website's form."""
-    return {
-        "PRODUCT_ID": product_id,
-        "FILTER_NAME": list(filters),
-        "START_TIME": "2023-12-30T08:35:10.000",
-        "STOP_TIME": "2023-12-30T08:35:10.746",
-        "EXPOSURE_DURATION": "3.200000 <ms>",
-        "INTERFRAME_DELAY": "0.373 <s>",
-        "JNO:TDI_STAGES_COUNT": 1,
-        "SAMPLE_BIT_MODE_ID": "SQROOT",
-        "TARGET_NAME": "IO",
-        "SPACECRAFT_CLOCK_START_COUNT": "757283710:123",
-        "PJ": "57",
-    }
+    return synthetic_label(product_id, filters)
 
 
 def synthetic_framelets(n_exp: int = 2, n_filt: int = 3, seed: int = 0) -> np.ndarray:

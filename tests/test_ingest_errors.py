@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import synthetic_label
 from ioflyby.cli.app import main
 from ioflyby.errors import IoflybyError, ProductError
 from ioflyby.ingest import read_product
@@ -27,20 +28,10 @@ JSON_NAME = "00012-Metadata.json"
 
 def good_metadata(lines: int = 384) -> dict:
     return {
-        "PRODUCT_ID": PRODUCT_ID,
+        **synthetic_label(PRODUCT_ID, stop_time="2023-12-30T08:35:10.373"),
         "FILE_NAME": PNG_NAME,
-        "FILTER_NAME": ["BLUE", "GREEN", "RED"],
         "LINES": lines,
         "LINE_SAMPLES": 1648,
-        "START_TIME": "2023-12-30T08:35:10.000",
-        "STOP_TIME": "2023-12-30T08:35:10.373",
-        "EXPOSURE_DURATION": "3.200000 <ms>",
-        "INTERFRAME_DELAY": "0.373 <s>",
-        "JNO:TDI_STAGES_COUNT": 1,
-        "SAMPLE_BIT_MODE_ID": "SQROOT",
-        "TARGET_NAME": "IO",
-        "SPACECRAFT_CLOCK_START_COUNT": "757283710:123",
-        "PJ": "57",
     }
 
 
