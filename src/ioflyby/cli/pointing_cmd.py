@@ -18,11 +18,18 @@ def _print_result(result: dict) -> None:
     table = Table(title=f"Pointing of {result['report']['product_id']} (start: {result['report']['start']})")
     table.add_column("quantity")
     table.add_column("value")
+    report = result["report"]
+    timing_sigma_ms = report["formal_sigma"]["timing_offset_s"] * 1e3
+    timing = f"{result['timing_offset_s'] * 1e3:+.2f} ± {timing_sigma_ms:.2f} ms"
+    if report["start"] != "ck":
+        timing += " (held: without a CK the spin phase carries it)"
     rows = [
-        ("timing offset", f"{result['timing_offset_s'] * 1e3:+.2f} ms"),
+        ("timing offset", timing),
         ("spin axis RA, Dec (J2000)", f"{result['spin_axis_ra_deg']:.4f}°, {result['spin_axis_dec_deg']:+.4f}°"),
         ("spin rate", f"{result['spin_rate_rpm']:.5f} rpm"),
         ("limb RMS", f"{result['limb_rms_px']:.3f} px over {result['n_limb_points']} points"),
+        ("limb offset (+ inwards)", f"{report['limb_offset_px']:+.2f} px"),
+        ("roll about the line of sight from", report["roll_source"]),
         ("CK", result["ck"]),
         ("SCLK", result["sclk"] or "the loaded one"),
     ]

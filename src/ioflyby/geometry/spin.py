@@ -137,17 +137,20 @@ class SpinAttitude:
         """The alignment rotation A (spacecraft frame)."""
         return rotation_vector_matrix(np.array([self.alignment[0], self.alignment[1], 0.0]))
 
-    def spacecraft_to_j2000(self, et: np.ndarray | float, with_alignment: bool = False) -> np.ndarray:
-        """Rotation JUNO_SPACECRAFT → J2000 at ``et`` (any shape; result shape + (3, 3)):
-        B · Rz, or B · Rz · A with ``with_alignment`` (the alignment as a tilt of the spacecraft)."""
-        angle = self.phase + self.rate * (np.asarray(et, float) - self.reference_et)
+    def spacecraft_to_j2000(self, et: np.ndarray | float, with_alignment: bool = False, delay_s: float = 0.0) -> np.ndarray:
+        """Rotation JUNO_SPACECRAFT → J2000 at ``et + delay_s`` (``et`` any shape; result shape
+        + (3, 3)): B · Rz, or B · Rz · A with ``with_alignment`` (the alignment as a tilt of the
+        spacecraft). ``delay_s`` is added after the reference epoch is subtracted, so delays
+        below a microsecond survive (``et`` itself, near 7e8 s, resolves only ~1e-7 s)."""
+        angle = self.phase + self.rate * ((np.asarray(et, float) - self.reference_et) + delay_s)
         rotation = axis_basis(self.ra, self.dec) @ rotation_z(angle)
         return rotation @ self.alignment_matrix() if with_alignment else rotation
 
-    def camera_to_j2000(self, et: np.ndarray | float) -> np.ndarray:
-        """Rotation JUNO_JUNOCAM → J2000 at ``et`` (any shape; result shape + (3, 3))."""
+    def camera_to_j2000(self, et: np.ndarray | float, delay_s: float = 0.0) -> np.ndarray:
+        """Rotation JUNO_JUNOCAM → J2000 at ``et + delay_s`` (``et`` any shape; result shape +
+        (3, 3); ``delay_s`` as in :meth:`spacecraft_to_j2000`)."""
         fixed = self.alignment_matrix() @ self.camera_to_spacecraft
-        return self.spacecraft_to_j2000(et) @ fixed
+        return self.spacecraft_to_j2000(et, delay_s=delay_s) @ fixed
 
     def with_params(self, **changes: float) -> SpinAttitude:
         """A copy with some attributes replaced."""

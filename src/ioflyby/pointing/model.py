@@ -145,7 +145,7 @@ class LimbModel:
         further, 2: one line further)) for ``attitude`` and timing offset ``dt``."""
         eph = self.ephemeris
         position, rotation = eph.shifted(dt)
-        camera_to_j2000 = attitude.camera_to_j2000(eph.et + dt)[self.framelet]  # (N, 3, 3)
+        camera_to_j2000 = attitude.camera_to_j2000(eph.et, dt)[self.framelet]  # (N, 3, 3)
         origin = -_rotate(rotation, position)[self.framelet]
         # Stellar aberration is removed in J2000; rotate there first, then to the body frame.
         apparent = _rotate(camera_to_j2000, self.rays[ray_sets])
@@ -157,22 +157,25 @@ class LimbModel:
         origin, directions = self.body_rays(attitude, dt, slice(0, 1))
         return limb_distance(origin, directions[0], self.radii)
 
-    def residuals(self, attitude: SpinAttitude, dt: float) -> LimbResiduals:
-        """Residuals of every point (pixels) for ``attitude`` and timing offset ``dt`` (s)."""
+    def residuals(self, attitude: SpinAttitude, dt: float, limb_offset_px: float = 0.0) -> LimbResiduals:
+        """Residuals of every point (pixels) for ``attitude``, timing offset ``dt`` (s) and the
+        detected limb sitting ``limb_offset_px`` inside the ellipsoid's (the detector's edge lies
+        inside a darkening limb; an atmosphere's haze lifts it: negative)."""
         origin, directions = self.body_rays(attitude, dt)
         f = limb_distance(origin[None], directions, self.radii)  # (3, N) rad
         d_sample, d_line = f[1] - f[0], f[2] - f[0]
         gradient = np.hypot(d_sample, d_line)
+        sun = self._sun_elevation(origin, directions[0])
         with np.errstate(invalid="ignore", divide="ignore"):
-            residual = f[0] / gradient
+            residual = f[0] / gradient - limb_offset_px
             cos_normal = (d_sample * self.points.normal_sample + d_line * self.points.normal_line) / gradient
-        lit = self._lit(origin, directions[0])
-        return LimbResiduals(residual, lit, np.nan_to_num(cos_normal) > np.cos(np.radians(45)), gradient)
+        return LimbResiduals(residual, sun > 0.0, np.nan_to_num(cos_normal) > np.cos(np.radians(45)), gradient)
 
-    def _lit(self, origin: np.ndarray, directions: np.ndarray) -> np.ndarray:
-        """Whether the limb point nearest each ray (closest approach to the centre, projected
-        onto the ellipsoid) has the Sun above its horizon."""
-        return self._sun_elevation(origin, directions) > 0.0
+    def inliers(self, attitude: SpinAttitude, dt: float, limb_offset_px: float, gate_px: float) -> np.ndarray:
+        """Points on the predicted lit limb, gradient-aligned, within ``gate_px`` of it (limb
+        offset as in :meth:`residuals`)."""
+        res = self.residuals(attitude, dt, limb_offset_px)
+        return res.lit & res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gate_px)
 
     def sun_elevation(self, attitude: SpinAttitude, dt: float) -> np.ndarray:
         """Sine of the Sun's elevation above the horizon (the surface normal · Sun direction) at

@@ -13,19 +13,32 @@ Pipeline (``solve_pointing``):
    b. the remaining angle, the roll about the camera → target line, is scanned over 360° and
       scored by how many points the exact model (ellipsoid, lit limb only, gradient direction)
       places near its predicted limb; the best few peaks go on to step 3.
-3. Robust least squares (``scipy.optimize.least_squares``, soft-L1 loss) of the timing offset,
-   spin-axis RA/Dec, phase and rate (optionally a two-angle camera alignment), with points
-   re-selected against the predicted lit limb at shrinking gates (40 → 3 px). The timing
-   offset carries a weak prior (0 ± 20 ms, the IK's stated jitter): far from the target, a
-   timing offset and a spin phase offset are indistinguishable, and the prior keeps the
-   problem well posed there; close to the target the data decide. Priors are Gaussian, outside
-   the robust loss, weighted against the limb noise (see ``_fit``). From a CK the spin axis is
-   held to ± 1° and the alignment is fitted from the first gate.
-4. With no CK, where the limb leaves the roll about the line of sight loose (formal 1-σ > 1°,
-   e.g. Jupiter seen pole-on), the roll is taken from the terminator: which part of the limb is
-   lit is fixed by the Sun, so the detected (lit) limb arc must sit symmetrically in the
-   predicted lit arc (``terminator_roll``); the solution is turned to that roll and refined with
-   it held to ± 0.5°. ``PointingSolution.roll_source`` says which applied.
+3. Robust least squares (``scipy.optimize.least_squares``, soft-L1 loss) of the spin-axis
+   RA/Dec, phase and rate, a limb offset (where the detected limb sits against the ellipsoid's:
+   the detector's edge inside a darkening limb, an atmosphere's haze outside it) and optionally
+   a two-angle camera alignment, with points re-selected against the predicted lit limb at
+   shrinking gates (40 → 3 px). Priors are Gaussian, outside the robust loss, weighted against
+   the limb noise (see ``_fit``).
+
+   *Timing.* A start-time offset turns the spacecraft by the spin rate × offset (1 ms = 0.012°
+   = 0.31 px along the scan), exactly what a spin-phase change does; the two differ only by the
+   target's apparent-size change over the offset (~0.003 px per ms near C/A), far below the
+   limb detector's bias. So the timing is solved only from a CK, whose spin axis and phase are
+   trusted (± ``AXIS_PRIOR_RAD``, ± ``CK_PHASE_PRIOR_RAD``: the spacecraft's attitude is known
+   far better than the image's start time, ~20 ms of jitter by the IK); then the limb's
+   position along the scan *is* the timing offset (twin: ≤ 0.7 ms for ±20 ms injected). The
+   camera alignment absorbs a camera (or spacecraft) tilt the CK does not know. Without a CK
+   the timing is held at 0 and the solved phase carries it.
+4. With no CK, the roll about the line of sight is taken from the terminator wherever it is
+   usable: which part of the limb is lit is fixed by the Sun, so the detected (lit) limb arc
+   must sit symmetrically in the predicted lit arc (``terminator_roll``); the solution is turned
+   to that roll and refined with it held (± ``TERMINATOR_ROLL_HOLD_RAD``). The limb alone fixes
+   that roll only through the target's flattening, and measured on Jupiter (PJ44, seen from 38°
+   latitude) that limb roll, with the camera alignment free, lands 4.5° from the terminator's,
+   from the team's CK-based map and from the Earth-pointed spin axis, at a formal σ of 0.05°:
+   a model error (limb altitude, camera model), not noise. The limb roll is used only where
+   the terminator cannot help (lit arc cut by the image edges or no night side in view).
+   ``PointingSolution.roll_source`` says which applied.
 
 Angles in radians inside, degrees in reports; times s past J2000 TDB.
 """
@@ -34,7 +47,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +76,10 @@ RPM = 2.0 * np.pi / 60.0
 SEARCH_RATES_RPM = np.round(np.arange(1.85, 2.1501, 0.01), 4)
 TIMING_PRIOR_S = 0.020
 ALIGNMENT_PRIOR_RAD = np.radians(0.5)
-AXIS_PRIOR_RAD = np.radians(1.0)
-ROLL_PRIOR_RAD = np.radians(0.5)
-ROLL_WEAK_RAD = np.radians(1.0)
+LIMB_OFFSET_PRIOR_PX = 1.0
+AXIS_PRIOR_RAD = np.radians(0.01)
+CK_PHASE_PRIOR_RAD = np.radians(0.005)
+TERMINATOR_ROLL_HOLD_RAD = np.radians(0.02)
 GATES_PX = (40.0, 15.0, 6.0, 3.0)
 LOSS_SCALE_PX = 0.5
 MAX_SOLVE_POINTS = 2500
@@ -83,9 +97,9 @@ class PointingSolution:
 
     ``attitude`` gives the spacecraft/camera orientation at *true* epochs; the true mid-exposure
     epoch of a framelet is the camera model's nominal one plus ``timing_offset_s``.
-    ``roll_source``: what fixed the roll about the line of sight — "ck" (the CK prior), "limb"
-    (the limb itself), "terminator" (the lit limb arc, see :func:`terminator_roll`) or
-    "limb (terminator not usable)" (loose roll that the terminator could not fix either).
+    ``roll_source``: what fixed the roll about the line of sight — "ck" (the CK prior),
+    "terminator" (the lit limb arc, see :func:`terminator_roll`) or "limb" (the target's
+    flattening; only where the terminator is not usable).
     """
 
     product_id: str
@@ -94,6 +108,7 @@ class PointingSolution:
     timing_offset_s: float
     limb_rms_px: float
     n_limb_points: int
+    limb_offset_px: float = 0.0
     per_framelet: list[dict] = field(default_factory=list)
     per_filter: dict[str, dict] = field(default_factory=dict)
     start: str = "ck"
@@ -133,19 +148,25 @@ class PointingSolution:
             "spin_rate_rpm": att.rate_rpm,
             "camera_alignment_deg": [float(np.degrees(a)) for a in att.alignment],
             "limb_rms_px": self.limb_rms_px,
+            "limb_offset_px": self.limb_offset_px,
             "roll_source": self.roll_source,
             "n_limb_points": self.n_limb_points,
             "formal_sigma": self.sigma,
-            "formal_sigma_note": (
-                "1-sigma from the final Jacobian, priors included (timing 0 +/- 20 ms; with a CK, spin axis "
-                "+/- 1 deg; with the roll from the terminator, roll +/- 0.5 deg): a timing sigma near 20 ms "
-                "means the limb cannot separate timing from spin phase"
-            ),
+            "formal_sigma_note": _SIGMA_NOTE,
             "start": self.start,
             "solve_seconds": self.seconds,
             "per_filter": self.per_filter,
             "per_framelet": self.per_framelet,
         }
+
+
+_SIGMA_NOTE = (
+    f"1-sigma from the final Jacobian, priors included (timing 0 +/- {TIMING_PRIOR_S * 1e3:g} ms; limb offset "
+    f"0 +/- {LIMB_OFFSET_PRIOR_PX:g} px; with a CK, spin axis +/- {np.degrees(AXIS_PRIOR_RAD):g} deg and spin "
+    f"phase +/- {np.degrees(CK_PHASE_PRIOR_RAD):g} deg; with the roll from the terminator, roll held to "
+    f"+/- {np.degrees(TERMINATOR_ROLL_HOLD_RAD):g} deg). Without a CK the timing is held at 0 and its sigma is "
+    "the prior's: the spin phase carries any timing offset."
+)
 
 
 # -- framelet bookkeeping ----------------------------------------------------------------------
@@ -257,15 +278,36 @@ def global_search(model: LimbModel, fk_rotation: np.ndarray, seed: int = 0) -> l
 
 
 # -- least squares -----------------------------------------------------------------------------
-_SCALES = np.array([1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3])  # s, rad, rad, rad, rad/s, rad, rad
+@dataclass(frozen=True)
+class LimbFit:
+    """One state of the limb fit: attitude, timing offset (s), limb offset (px, + inwards, see
+    ``LimbModel.residuals``), the points used (boolean mask over the model's points) and the
+    formal covariance (see :func:`_fit`)."""
+
+    attitude: SpinAttitude
+    dt: float = 0.0
+    limb_offset_px: float = 0.0
+    keep: np.ndarray | None = field(default=None, repr=False)
+    covariance: np.ndarray | None = field(default=None, repr=False)
+
+# Parameters: timing offset s, spin-axis RA, Dec rad, phase rad, rate rad/s, camera alignment
+# rad, rad, limb offset px; scaled so that one unit moves the limb by similar amounts.
+_SCALES = np.array([1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 0.1])
+# Absolute forward-difference steps in the scaled parameters: 10 µs, 0.1 µrad, 0.1 µrad/s, 1e-5 px.
+# (scipy's relative ``diff_step`` falls back to ~1e-8 of a unit at a parameter's zero, which
+# for the timing is 1e-11 s, below what the epochs resolve: the timing then had no derivative.)
+_STEP_TIMING, _STEP_OTHER = 1e-2, 1e-4
 
 
-def _apply(base: SpinAttitude, x: np.ndarray) -> tuple[SpinAttitude, float]:
-    p = x * _SCALES[: len(x)]
-    changes = {"ra": base.ra + p[1], "dec": base.dec + p[2], "phase": base.phase + p[3], "rate": base.rate + p[4]}
-    if len(p) > 5:
-        changes["alignment"] = (base.alignment[0] + p[5], base.alignment[1] + p[6])
-    return base.with_params(**changes), float(p[0])
+def _apply(base: LimbFit, x: np.ndarray) -> LimbFit:
+    """The fit after scaled changes ``x`` of all the parameters from ``base`` (no covariance)."""
+    p = x * _SCALES
+    a = base.attitude
+    attitude = a.with_params(
+        ra=a.ra + p[1], dec=a.dec + p[2], phase=a.phase + p[3], rate=a.rate + p[4],
+        alignment=(a.alignment[0] + p[5], a.alignment[1] + p[6]),
+    )
+    return LimbFit(attitude, base.dt + float(p[0]), base.limb_offset_px + float(p[7]), base.keep)
 
 
 def _robust_loss(n_data: int):
@@ -289,6 +331,21 @@ def _robust_loss(n_data: int):
     return rho
 
 
+def _forward_differences(fun, steps: np.ndarray):
+    """Jacobian of ``fun`` by forward differences with absolute ``steps`` per parameter."""
+
+    def jacobian(x: np.ndarray) -> np.ndarray:
+        f0 = fun(x)
+        columns = []
+        for k, step in enumerate(steps):
+            moved = x.copy()
+            moved[k] += step
+            columns.append((fun(moved) - f0) / step)
+        return np.stack(columns, axis=1)
+
+    return jacobian
+
+
 def _noise_px(residual_px: np.ndarray) -> float:
     """Robust 1-σ of limb residuals (px): 1.4826 × median absolute deviation, at least 0.05 px."""
     r = residual_px[np.isfinite(residual_px)]
@@ -299,19 +356,33 @@ def _noise_px(residual_px: np.ndarray) -> float:
 
 def _fit(
     model: LimbModel,
-    base: SpinAttitude,
-    dt0: float,
+    start: LimbFit,
     align: bool,
-    axis_prior: SpinAttitude | None = None,
+    ck_prior: SpinAttitude | None = None,
     roll_prior: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[SpinAttitude, float, np.ndarray]:
-    """One robust least-squares fit from ``base``/``dt0``; returns (attitude, dt, formal
-    covariance of the parameters [s, rad, rad, rad, rad/s, (rad, rad)]).
+) -> LimbFit:
+    """One robust least-squares fit from ``start`` (its ``keep`` is ignored); the result holds
+    the formal covariance of the parameters [s, rad, rad, rad, rad/s, px, (rad, rad)].
 
-    ``axis_prior``: the spin axis is held to this attitude's ± ``AXIS_PRIOR_RAD`` (a CK).
+    The limb offset (px, + inwards, prior 0 ± ``LIMB_OFFSET_PRIOR_PX``) is where the detected
+    limb sits relative to the ellipsoid's: the detector's edge lies inside a darkening limb and
+    an atmosphere lifts it. Left out, on the twin it moved the disc centre towards the dark side
+    and the solved timing by −0.4 ms (only the lit limb is detected).
+
+    ``ck_prior``: the attitude a CK gives (same reference epoch): its spin axis is held to
+    ± ``AXIS_PRIOR_RAD`` and its spin phase to ± ``CK_PHASE_PRIOR_RAD`` at the first and the
+    last framelet epoch of the model (phase and rate both, then). A reconstructed CK
+    knows the phase (star trackers) far better than the image's start time is known (IK: ~20 ms
+    of jitter = 0.24° of spin), so with the phase held the limb's position along the scan
+    measures the timing offset. A phase error in the CK itself is indistinguishable from a
+    timing offset and is reported as one (phase error / spin rate). Without a CK the timing
+    is held at ``dt0`` and its σ reported as the prior's: the spin phase then absorbs it, and
+    its only other signal, the change of the target's apparent size (radial velocity × dt),
+    is far below the limb detector's systematic bias (on the twin, a fitted timing ran to
+    −30…−93 ms, σ 11–19 ms, for a true +15 ms).
     ``roll_prior``: (axis₀, unit direction d), both J2000: the spin axis's displacement from
     axis₀ along d (the direction a roll about the line of sight moves it) is held to
-    0 ± ``ROLL_PRIOR_RAD`` (the roll fixed by the terminator, see :func:`terminator_roll`).
+    0 ± ``TERMINATOR_ROLL_HOLD_RAD`` (the roll fixed by the terminator, see :func:`terminator_roll`).
 
     Limb residuals are in pixels; each prior row is (parameter / prior σ) × σ_limb (the robust
     limb noise in px at the start of the fit), so that with the priors outside the robust loss
@@ -319,34 +390,42 @@ def _fit(
     (Before, the priors went through the soft-L1 loss unscaled: a ±20 ms timing prior weighed
     like a 0.5 px residual and turned linear beyond 10 ms, and the fit ran to −122 ms near C/A.)
     """
-    n_params = 7 if align else 5
+    fit_timing = ck_prior is not None
+    free = np.r_[[0] if fit_timing else [], [1, 2, 3, 4], [5, 6] if align else [], [7]].astype(int)
+    steps = np.where(free == 0, _STEP_TIMING, _STEP_OTHER)
     # The pixel scale of the limb distance (|∇f|) hardly changes within a fit: hold it fixed,
     # so each evaluation needs one ray per point instead of three.
-    start = model.residuals(base, dt0)
-    inverse_scale = 1.0 / start.gradient_rad_per_px
-    noise = _noise_px(start.residual_px)
+    initial = model.residuals(start.attitude, start.dt, start.limb_offset_px)
+    inverse_scale = 1.0 / initial.gradient_rad_per_px
+    noise = _noise_px(initial.residual_px)
     n = len(model)
+    span = (float(model.ephemeris.et.min()), float(model.ephemeris.et.max()))
+
+    def full(x: np.ndarray) -> np.ndarray:
+        out = np.zeros(_SCALES.size)
+        out[free] = x
+        return out
 
     def fun(x: np.ndarray) -> np.ndarray:
-        attitude, ddt = _apply(base, x)
-        dt = dt0 + ddt
-        res = np.nan_to_num(model.limb_angle(attitude, dt) * inverse_scale, nan=100.0)
-        priors = [dt / TIMING_PRIOR_S]
+        fit = _apply(start, full(x))
+        attitude, dt = fit.attitude, fit.dt
+        limb = model.limb_angle(attitude, dt) * inverse_scale - fit.limb_offset_px
+        priors = ([dt / TIMING_PRIOR_S] if fit_timing else []) + [fit.limb_offset_px / LIMB_OFFSET_PRIOR_PX]
         if align:
             priors += [attitude.alignment[0] / ALIGNMENT_PRIOR_RAD, attitude.alignment[1] / ALIGNMENT_PRIOR_RAD]
-        if axis_prior is not None:
-            offset = _axis_offset(attitude, axis_prior)
-            priors += [offset[0] / AXIS_PRIOR_RAD, offset[1] / AXIS_PRIOR_RAD]
+        if ck_prior is not None:
+            axis_offset = _axis_offset(attitude, ck_prior)
+            priors += [axis_offset[0] / AXIS_PRIOR_RAD, axis_offset[1] / AXIS_PRIOR_RAD]
+            priors += [p / CK_PHASE_PRIOR_RAD for p in _phase_offsets(attitude, ck_prior, span)]
         if roll_prior is not None:
-            priors.append(float((attitude.axis - roll_prior[0]) @ roll_prior[1]) / ROLL_PRIOR_RAD)
-        return np.concatenate([res, noise * np.asarray(priors)])
+            priors.append(float((attitude.axis - roll_prior[0]) @ roll_prior[1]) / TERMINATOR_ROLL_HOLD_RAD)
+        return np.concatenate([np.nan_to_num(limb, nan=100.0), noise * np.asarray(priors)])
 
     result = least_squares(
-        fun, np.zeros(n_params), loss=_robust_loss(n), f_scale=LOSS_SCALE_PX, diff_step=1e-4, x_scale=1.0,
-        xtol=1e-6, ftol=1e-6, max_nfev=60,
+        fun, np.zeros(free.size), jac=_forward_differences(fun, steps), loss=_robust_loss(n),
+        f_scale=LOSS_SCALE_PX, x_scale=1.0, xtol=1e-6, ftol=1e-6, max_nfev=60,
     )
-    attitude, ddt = _apply(base, result.x)
-    return attitude, dt0 + ddt, _formal_covariance(result, n, noise)
+    return replace(_apply(start, full(result.x)), covariance=_formal_covariance(result, n, noise, free))
 
 
 def _axis_offset(attitude: SpinAttitude, prior: SpinAttitude) -> np.ndarray:
@@ -355,37 +434,52 @@ def _axis_offset(attitude: SpinAttitude, prior: SpinAttitude) -> np.ndarray:
     return basis[:, :2].T @ attitude.axis
 
 
-def _formal_covariance(result, n_points: int, prior_noise_px: float) -> np.ndarray:
-    """Covariance of the parameters (physical units) from the final Jacobian: the limb rows
-    weighted by the final residual RMS (px), the prior rows (scaled by ``prior_noise_px`` in the
-    fit) as unit-σ Gaussians."""
+def _phase_offsets(attitude: SpinAttitude, prior: SpinAttitude, ets: Sequence[float]) -> list[float]:
+    """How far ``attitude`` has spun past ``prior`` at each epoch of ``ets`` (s past J2000 TDB),
+    rad: the component along the prior's spin axis of the rotation (J2000) that takes the
+    prior's spin frame to ours. Geometric, so neither a change of the spin axis (which moves
+    the origin the phase *parameter* counts from) nor a roll about a line of sight across the
+    axis reads as spin."""
+    offsets = []
+    for et in ets:
+        difference = attitude.spacecraft_to_j2000(et) @ prior.spacecraft_to_j2000(et).T
+        axis, angle = spiceypy.raxisa(difference)
+        offsets.append(float(np.asarray(axis) @ prior.axis) * angle)
+    return offsets
+
+
+def _formal_covariance(result, n_points: int, prior_noise_px: float, free: np.ndarray) -> np.ndarray:
+    """Covariance of all the parameters (physical units: s, rad, rad, rad, rad/s, rad, rad, px, px)
+    from the final Jacobian of the ``free`` ones: the limb
+    rows weighted by the final residual RMS (px), the prior rows (scaled by ``prior_noise_px``
+    in the fit) as unit-σ Gaussians. A held timing gets its prior's variance, a held alignment 0."""
     jac = result.jac
     rms = float(np.sqrt(np.mean(result.fun[:n_points] ** 2))) if n_points else 1.0
     data, prior = jac[:n_points], jac[n_points:] / prior_noise_px
     information = data.T @ data / max(rms, 1e-3) ** 2 + prior.T @ prior
-    scales = _SCALES[: jac.shape[1]]
+    covariance = np.zeros((_SCALES.size, _SCALES.size))
+    covariance[0, 0] = TIMING_PRIOR_S**2
     try:
-        return np.linalg.inv(information) * np.outer(scales, scales)
+        covariance[np.ix_(free, free)] = np.linalg.inv(information) * np.outer(_SCALES[free], _SCALES[free])
     except np.linalg.LinAlgError:
-        return np.diag(np.full(jac.shape[1], np.inf))
+        covariance[np.ix_(free, free)] = np.diag(np.full(free.size, np.inf))
+    return covariance
 
 
 def refine(
     model: LimbModel,
-    attitude: SpinAttitude,
-    dt: float = 0.0,
+    start: LimbFit,
     align: bool = False,
     gates: Sequence[float] = GATES_PX,
-    axis_prior: SpinAttitude | None = None,
+    ck_prior: SpinAttitude | None = None,
     roll_prior: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[SpinAttitude, float, np.ndarray, np.ndarray, float]:
-    """Alternate point selection (lit, gradient-aligned, |residual| < gate) and robust
-    fits at shrinking gates (priors as in :func:`_fit`). Returns (attitude, timing offset s,
-    boolean mask of the final inliers, formal covariance of the parameters of the last fit)."""
-    keep = np.zeros(len(model), bool)
+) -> LimbFit:
+    """Alternate point selection (lit, gradient-aligned, |residual| < gate) and robust fits at
+    shrinking gates (priors as in :func:`_fit`) from ``start``. Returns the last fit with
+    ``keep`` the final inliers (within the last gate)."""
+    fit = start
     for gate in gates:
-        res = model.residuals(attitude, dt)
-        keep = res.lit & res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gate)
+        keep = model.inliers(fit.attitude, fit.dt, fit.limb_offset_px, gate)
         if keep.sum() < MIN_POINTS:
             raise PointingError(
                 f"only {int(keep.sum())} limb points lie within {gate:g} px of the predicted lit limb; "
@@ -399,18 +493,16 @@ def refine(
         # roll about the line of sight, which the limb cannot undo later (measured: 5.5° roll,
         # twin at −60 s). From the global search the start is rough, and a free alignment at
         # wide gates trades against the unconstrained roll instead; there it joins late.
-        fit_align = align and (axis_prior is not None or gate <= gates[-1] * 2.5)
-        attitude, dt, covariance = _fit(model.subset(chosen), attitude, dt, fit_align, axis_prior, roll_prior)
-    res = model.residuals(attitude, dt)
-    keep = res.lit & res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gates[-1])
-    return attitude, dt, keep, covariance
+        fit_align = align and (ck_prior is not None or gate <= gates[-1] * 2.5)
+        fit = _fit(model.subset(chosen), fit, fit_align, ck_prior, roll_prior)
+    return replace(fit, keep=model.inliers(fit.attitude, fit.dt, fit.limb_offset_px, gates[-1]))
 
 
-def _statistics(
-    model: LimbModel, attitude: SpinAttitude, dt: float, keep: np.ndarray, filters, ets
-) -> tuple:
-    """(RMS, per-filter and per-framelet statistics) of the limb residuals (px)."""
-    res = model.residuals(attitude, dt).residual_px
+def _statistics(model: LimbModel, fit: LimbFit, filters, ets) -> tuple:
+    """(RMS, per-filter and per-framelet statistics) of the limb residuals (px) of the fit's
+    inliers."""
+    res = model.residuals(fit.attitude, fit.dt, fit.limb_offset_px).residual_px
+    keep = fit.keep
     pts = model.points
     rms = float(np.sqrt(np.mean(res[keep] ** 2))) if keep.any() else float("nan")
     per_filter = {}
@@ -481,18 +573,7 @@ def roll_direction(attitude: SpinAttitude, line_of_sight: np.ndarray) -> np.ndar
     return d / max(float(np.linalg.norm(d)), 1e-12)
 
 
-def roll_sigma(attitude: SpinAttitude, covariance: np.ndarray, line_of_sight: np.ndarray) -> float:
-    """Formal 1-σ (rad) of the spin axis along :func:`roll_direction` from the fit covariance."""
-    basis = axis_basis(attitude.ra, attitude.dec)
-    d = roll_direction(attitude, line_of_sight)
-    # d(axis) = east · cos(dec) · d(ra) + north · d(dec)
-    w = np.array([float(d @ basis[:, 0]) * np.cos(attitude.dec), float(d @ basis[:, 1])])
-    return float(np.sqrt(max(w @ covariance[1:3, 1:3] @ w, 0.0)))
-
-
-def terminator_roll(
-    model: LimbModel, attitude: SpinAttitude, dt: float, gate_px: float = GATES_PX[-1]
-) -> tuple[float, float]:
+def terminator_roll(model: LimbModel, fit: LimbFit, gate_px: float = GATES_PX[-1]) -> tuple[float, float]:
     """The roll about the line of sight that the terminator sets, where a round limb cannot.
 
     A roll about the line of sight leaves the limb of a sphere in place but turns the sky, and
@@ -500,13 +581,14 @@ def terminator_roll(
     points are only detected on the lit limb, and fade towards the terminator the same way at
     both ends of the lit arc; so at the right roll the detected arc sits symmetrically in the
     lit arc, which is where the lowest Sun elevation over the detected points is highest.
-    Points are those gradient-aligned and within ``gate_px`` of the predicted limb (lit or not,
-    px). Returns (roll angle rad, to apply with :func:`rolled` about the
-    line of sight at the attitude's reference epoch; that lowest elevation there, deg — near
+    Points are those gradient-aligned and within ``gate_px`` of the fit's predicted limb (lit or
+    not, px). Returns (roll angle rad, to apply with :func:`rolled` to the fit's attitude about
+    the line of sight at its reference epoch; that lowest elevation there, deg — near
     zero when both ends of the detected arc reach the terminator, large when they are cut by
     the image edges instead).
     """
-    res = model.residuals(attitude, dt)
+    attitude, dt = fit.attitude, fit.dt
+    res = model.residuals(attitude, dt, fit.limb_offset_px)
     near = res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gate_px)
     chosen = np.nonzero(near)[0]
     if chosen.size < MIN_POINTS:
@@ -560,37 +642,39 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
     best = None
     for start in starts:
         try:
-            attitude, dt, keep, covariance = refine(model, start, 0.0, align, axis_prior=start if use_ck else None)
+            fit = refine(model, LimbFit(start), align, ck_prior=start if use_ck else None)
         except PointingError:
             continue
-        res = model.residuals(attitude, dt).residual_px[keep]
-        score = keep.sum() - 10.0 * np.sqrt(np.mean(res**2))
+        rms = float(np.sqrt(np.mean(model.residuals(fit.attitude, fit.dt, fit.limb_offset_px).residual_px[fit.keep] ** 2)))
+        score = fit.keep.sum() - 10.0 * rms
         if best is None or score > best[0]:
-            best = (score, attitude, dt, keep, covariance)
-        if keep.sum() > 0.5 * len(model) and np.sqrt(np.mean(res**2)) < GOOD_ENOUGH_RMS_PX:
+            best = (score, fit)
+        if fit.keep.sum() > 0.5 * len(model) and rms < GOOD_ENOUGH_RMS_PX:
             break  # a clearly right start: skip the other candidates
     if best is None:
         raise PointingError(
             f"{product.product_id}: the pointing solve did not converge from any starting attitude "
             f"({'CK' if use_ck else 'global search'}); check the kernels and the target name {target}"
         )
-    _, attitude, dt, keep, covariance = best
+    fit = best[1]
     roll_source = "ck" if use_ck else "limb"
     if not use_ck:
-        attitude, dt, keep, covariance, roll_source = _roll_from_terminator(model, attitude, dt, keep, covariance, align)
-    sigma = np.sqrt(np.clip(np.diag(covariance), 0, None))
+        fit, roll_source = _roll_from_terminator(model, fit, align)
+    sigma = np.sqrt(np.clip(np.diag(fit.covariance), 0, None))
+    rms, per_filter, per_framelet = _statistics(model, fit, product.filters, ets)
     # Report the phase at the product's START_TIME.
+    attitude = fit.attitude
     phase = attitude.phase + attitude.rate * (reference_et - attitude.reference_et)
     attitude = attitude.with_params(phase=float(np.angle(np.exp(1j * phase))), reference_et=reference_et)
-    rms, per_filter, per_framelet = _statistics(model, attitude, dt, keep, product.filters, ets)
     return PointingSolution(
         product_id=product.product_id,
         target=target,
         attitude=attitude,
-        timing_offset_s=float(dt),
+        timing_offset_s=float(fit.dt),
+        limb_offset_px=float(fit.limb_offset_px),
         limb_rms_px=rms,
         roll_source=roll_source,
-        n_limb_points=int(keep.sum()),
+        n_limb_points=int(fit.keep.sum()),
         per_framelet=per_framelet,
         per_filter=per_filter,
         start="ck" if use_ck else "global-search",
@@ -604,28 +688,26 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
             "spin_axis_dec_deg": float(np.degrees(sigma[2])),
             "spin_phase_deg": float(np.degrees(sigma[3])),
             "spin_rate_rpm": float(sigma[4] / RPM),
+            "limb_offset_px": float(sigma[7]),
         },
     )
 
 
-def _roll_from_terminator(model: LimbModel, attitude: SpinAttitude, dt: float, keep, covariance, align: bool):
-    """With no CK: where the limb leaves the roll about the line of sight loose (formal 1-σ
-    above ``ROLL_WEAK_RAD``, e.g. a pole-on view of Jupiter), turn the solution to the roll the
-    terminator sets (:func:`terminator_roll`) and refine with that roll held (± ROLL_PRIOR_RAD).
-    Returns (attitude, dt, keep, covariance, roll source: "limb", "terminator", or
-    "limb (terminator not usable)")."""
-    u = _line_of_sight(model, attitude.reference_et)
-    if roll_sigma(attitude, covariance, u) <= ROLL_WEAK_RAD:
-        return attitude, dt, keep, covariance, "limb"
-    angle, elevation_deg = terminator_roll(model, attitude, dt)
+def _roll_from_terminator(model: LimbModel, fit: LimbFit, align: bool) -> tuple[LimbFit, str]:
+    """With no CK: turn the fit to the roll about the line of sight that the terminator sets
+    (:func:`terminator_roll`) and refine with that roll held (± TERMINATOR_ROLL_HOLD_RAD), where
+    the terminator is usable; else keep the limb's roll. Returns (fit, roll source: "terminator"
+    or "limb")."""
+    u = _line_of_sight(model, fit.attitude.reference_et)
+    angle, elevation_deg = terminator_roll(model, fit)
     if elevation_deg > TERMINATOR_MAX_ELEVATION_DEG:
-        return attitude, dt, keep, covariance, "limb (terminator not usable)"
-    turned = rolled(attitude, u, angle)
+        return fit, "limb"
+    turned = replace(fit, attitude=rolled(fit.attitude, u, angle))
     try:
-        result = refine(model, turned, dt, align, gates=GATES_PX[-2:], roll_prior=(turned.axis, roll_direction(turned, u)))
+        hold = (turned.attitude.axis, roll_direction(turned.attitude, u))
+        return refine(model, turned, align, gates=GATES_PX[-2:], roll_prior=hold), "terminator"
     except PointingError:
-        return attitude, dt, keep, covariance, "limb (terminator not usable)"
-    return (*result, "terminator")
+        return fit, "limb"
 
 
 def solve_pointing(
