@@ -30,6 +30,7 @@ def _print_summary(summary: dict) -> None:
     )
     console.print(
         f"pointing from the limb: worst error across the line of sight {summary['pointing_worst_across_deg']:.4f}°, "
+        f"timing {summary['timing_worst_error_ms']:.2f} ms, "
         f"limb RMS {summary['limb_rms_px']} px"
     )
     console.print(f"maps vs basemap albedo (Pearson r): {correlation}")

@@ -240,6 +240,7 @@ def _summary(name, flyby, accuracy, products, maps) -> dict:
         ],
         "products": [p.product_id for p in products],
         "pointing_worst_across_deg": max(p["across_line_of_sight_deg"] for p in accuracy["pointing"]),
+        "timing_worst_error_ms": max(abs(p["timing_error_ms"]) for p in accuracy["pointing"]),
         "limb_rms_px": [round(p["limb_rms_px"], 3) for p in accuracy["pointing"]],
         "map_correlation": {
             name: {band: r for band, r in bands.items() if band != "cells"}
