@@ -152,16 +152,18 @@ def test_written_ck_reproduces_the_solved_camera_pointing_through_the_fk(twin, c
 
 
 def test_twin_pointing_without_ck(twin):
-    """No CK: the global search and the terminator roll; pointing across the line of sight within
-    0.015° (measured 0.007°), the timing held and reported as unobserved."""
+    """No CK: the global search, the roll from the terminator on the disc; pointing across the line
+    of sight within 0.015° (measured 0.007°), roll within 0.3° (measured 0.14°; with the ends of
+    the lit limb arc instead, 1.1°), the timing held and reported as unobserved."""
     root, truth = twin
     product = read_product(root / truth["products"][0]["dir"])
     with KernelSet([root / "twin.tm"]):
         solution = solve_loaded(product, prior="search", align=True)
-    across, _ = _pointing_errors(root, truth, solution, product)
-    assert solution.start == "global-search"
+    across, roll = _pointing_errors(root, truth, solution, product)
+    assert solution.start == "global-search" and solution.roll_source == "terminator"
     assert solution.limb_rms_px <= 0.3
     assert across.max() <= 0.015
+    assert np.abs(roll).max() <= 0.3
     assert solution.timing_offset_s == 0.0 and solution.sigma["timing_offset_s"] == pytest.approx(0.02)
 
 
@@ -178,13 +180,15 @@ def test_twin_near_closest_approach_without_ck(twin_near_ca):
     detector's bias (0.05–0.09 px, measured against this twin's truth) is worth 20–30 ms of it:
     fitted, the timing ran to −30 ms for a true +15 ms. So without a CK the timing is held (0,
     reported σ = the 20 ms prior) and the spin phase carries the offset; the pointing across the
-    line of sight stays within 0.02° (measured 0.018°; Io moves 0.003° against the stars in the
-    ~15 ms the phase stands in for)."""
+    line of sight stays within 0.02° (measured 0.014°; Io moves 0.003° against the stars in the
+    ~15 ms the phase stands in for), the roll from the terminator within 0.3° (measured 0.14°;
+    4.1° with the lit limb arc's ends)."""
     root, truth = twin_near_ca
     product = read_product(root / truth["products"][0]["dir"])
     with KernelSet([root / "twin.tm"]):
         solution = solve_loaded(product, prior="search", align=True)
-    across, _ = _pointing_errors(root, truth, solution, product)
+    across, roll = _pointing_errors(root, truth, solution, product)
     assert solution.limb_rms_px <= 0.3
     assert across.max() <= 0.02
+    assert np.abs(roll).max() <= 0.3
     assert solution.timing_offset_s == 0.0 and solution.sigma["timing_offset_s"] == pytest.approx(0.02)

@@ -177,14 +177,6 @@ class LimbModel:
         res = self.residuals(attitude, dt, limb_offset_px)
         return res.lit & res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gate_px)
 
-    def sun_elevation(self, attitude: SpinAttitude, dt: float) -> np.ndarray:
-        """Sine of the Sun's elevation above the horizon (the surface normal · Sun direction) at
-        the limb point nearest each point's ray, for ``attitude`` and timing offset ``dt``:
-        negative where the predicted limb there is on the night side. Unlike the limb distance it
-        changes with a roll about the line of sight, because the Sun direction is fixed."""
-        origin, directions = self.body_rays(attitude, dt, slice(0, 1))
-        return self._sun_elevation(origin, directions[0])
-
     def _sun_elevation(self, origin: np.ndarray, directions: np.ndarray) -> np.ndarray:
         o = origin / self.radii
         d = directions / self.radii

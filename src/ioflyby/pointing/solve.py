@@ -29,15 +29,15 @@ Pipeline (``solve_pointing``):
    position along the scan *is* the timing offset (twin: ≤ 0.7 ms for ±20 ms injected). The
    camera alignment absorbs a camera (or spacecraft) tilt the CK does not know. Without a CK
    the timing is held at 0 and the solved phase carries it.
-4. With no CK, the roll about the line of sight is taken from the terminator wherever it is
-   usable: which part of the limb is lit is fixed by the Sun, so the detected (lit) limb arc
-   must sit symmetrically in the predicted lit arc (``terminator_roll``); the solution is turned
-   to that roll and refined with it held (± ``TERMINATOR_ROLL_HOLD_RAD``). The limb alone fixes
-   that roll only through the target's flattening, and measured on Jupiter (PJ44, seen from 38°
-   latitude) that limb roll, with the camera alignment free, lands 4.5° from the terminator's,
-   from the team's CK-based map and from the Earth-pointed spin axis, at a formal σ of 0.05°:
-   a model error (limb altitude, camera model), not noise. The limb roll is used only where
-   the terminator cannot help (lit arc cut by the image edges or no night side in view).
+4. With no CK, the roll about the line of sight is taken from the terminator on the disc
+   wherever one is in view: a roll turns the Sun about the line of sight and with it the
+   predicted day/night boundary, which must separate the image's lit pixels from its dark ones
+   (``ioflyby.pointing.terminator``); the solution is turned to that roll and refined with it
+   held (± ``TERMINATOR_ROLL_HOLD_RAD``), twice. The limb alone fixes that roll only through
+   the target's flattening: on Jupiter (PJ44, seen from 38° latitude), with the camera
+   alignment free, that roll lands 4.5° from the terminator's and from the team's CK-based map
+   at a formal σ of 0.05° — a model error (limb altitude, camera model), not noise — and on Io
+   (0.5 % flattening) it is loose. The limb roll is used only where no night side is in view.
    ``PointingSolution.roll_source`` says which applied.
 
 Angles in radians inside, degrees in reports; times s past J2000 TDB.
@@ -70,6 +70,7 @@ from ioflyby.geometry.spin import (
 )
 from ioflyby.pointing.limb import LimbPoints, detect_limb
 from ioflyby.pointing.model import FrameletEphemeris, LimbModel
+from ioflyby.pointing.terminator import sample_disc, terminator_roll
 from ioflyby.spice import KernelSet, et_to_utc, utc_to_et
 
 RPM = 2.0 * np.pi / 60.0
@@ -80,6 +81,7 @@ LIMB_OFFSET_PRIOR_PX = 1.0
 AXIS_PRIOR_RAD = np.radians(0.01)
 CK_PHASE_PRIOR_RAD = np.radians(0.005)
 TERMINATOR_ROLL_HOLD_RAD = np.radians(0.02)
+_TERMINATOR_PASSES = 2
 GATES_PX = (40.0, 15.0, 6.0, 3.0)
 LOSS_SCALE_PX = 0.5
 MAX_SOLVE_POINTS = 2500
@@ -98,8 +100,8 @@ class PointingSolution:
     ``attitude`` gives the spacecraft/camera orientation at *true* epochs; the true mid-exposure
     epoch of a framelet is the camera model's nominal one plus ``timing_offset_s``.
     ``roll_source``: what fixed the roll about the line of sight — "ck" (the CK prior),
-    "terminator" (the lit limb arc, see :func:`terminator_roll`) or "limb" (the target's
-    flattening; only where the terminator is not usable).
+    "terminator" (the day/night boundary on the disc, see ``ioflyby.pointing.terminator``) or
+    "limb" (the target's flattening; only where no night side is in view).
     """
 
     product_id: str
@@ -382,7 +384,7 @@ def _fit(
     −30…−93 ms, σ 11–19 ms, for a true +15 ms).
     ``roll_prior``: (axis₀, unit direction d), both J2000: the spin axis's displacement from
     axis₀ along d (the direction a roll about the line of sight moves it) is held to
-    0 ± ``TERMINATOR_ROLL_HOLD_RAD`` (the roll fixed by the terminator, see :func:`terminator_roll`).
+    0 ± ``TERMINATOR_ROLL_HOLD_RAD`` (the roll fixed by the terminator, see :func:`_roll_from_terminator`).
 
     Limb residuals are in pixels; each prior row is (parameter / prior σ) × σ_limb (the robust
     limb noise in px at the start of the fit), so that with the priors outside the robust loss
@@ -540,15 +542,6 @@ def _ck_available(et_a: float, et_b: float) -> bool:
 
 
 # -- roll from the terminator ------------------------------------------------------------------
-TERMINATOR_MAX_ELEVATION_DEG = 20.0
-"""The terminator fixes the roll only where the detected lit limb ends near it at both ends: at
-the best roll the lowest Sun elevation over the detected points must be below this."""
-_ROLL_SCAN_DEG = np.arange(-90.0, 90.01, 2.0)
-_ROLL_FINE_DEG = np.arange(-2.0, 2.001, 0.1)
-_TERMINATOR_POINTS = 1500
-_LOW_PERCENTILE = 1.0
-
-
 def _line_of_sight(model: LimbModel, et: float) -> np.ndarray:
     """Unit J2000 direction observer → target at the framelet epoch nearest ``et``."""
     nearest = int(np.argmin(np.abs(model.ephemeris.et - et)))
@@ -571,43 +564,6 @@ def roll_direction(attitude: SpinAttitude, line_of_sight: np.ndarray) -> np.ndar
     """Unit J2000 direction in which a roll about ``line_of_sight`` moves the spin axis."""
     d = np.cross(line_of_sight, attitude.axis)
     return d / max(float(np.linalg.norm(d)), 1e-12)
-
-
-def terminator_roll(model: LimbModel, fit: LimbFit, gate_px: float = GATES_PX[-1]) -> tuple[float, float]:
-    """The roll about the line of sight that the terminator sets, where a round limb cannot.
-
-    A roll about the line of sight leaves the limb of a sphere in place but turns the sky, and
-    so the Sun, about it: which part of the limb is lit is fixed by the Sun direction. Limb
-    points are only detected on the lit limb, and fade towards the terminator the same way at
-    both ends of the lit arc; so at the right roll the detected arc sits symmetrically in the
-    lit arc, which is where the lowest Sun elevation over the detected points is highest.
-    Points are those gradient-aligned and within ``gate_px`` of the fit's predicted limb (lit or
-    not, px). Returns (roll angle rad, to apply with :func:`rolled` to the fit's attitude about
-    the line of sight at its reference epoch; that lowest elevation there, deg — near
-    zero when both ends of the detected arc reach the terminator, large when they are cut by
-    the image edges instead).
-    """
-    attitude, dt = fit.attitude, fit.dt
-    res = model.residuals(attitude, dt, fit.limb_offset_px)
-    near = res.aligned & (np.abs(np.nan_to_num(res.residual_px, nan=1e9)) < gate_px)
-    chosen = np.nonzero(near)[0]
-    if chosen.size < MIN_POINTS:
-        return 0.0, 90.0
-    if chosen.size > _TERMINATOR_POINTS:
-        chosen = chosen[np.linspace(0, chosen.size - 1, _TERMINATOR_POINTS).round().astype(int)]
-    sub = model.subset(chosen)
-    u = _line_of_sight(sub, attitude.reference_et)
-
-    def lowest(angle_deg: float) -> float:
-        elevation = sub.sun_elevation(rolled(attitude, u, np.radians(angle_deg)), dt)
-        return float(np.degrees(np.arcsin(np.clip(np.percentile(elevation, _LOW_PERCENTILE), -1, 1))))
-
-    coarse = np.array([lowest(a) for a in _ROLL_SCAN_DEG])
-    centre = float(_ROLL_SCAN_DEG[int(np.argmax(coarse))])
-    fine_angles = centre + _ROLL_FINE_DEG
-    fine = np.array([lowest(a) for a in fine_angles])
-    best = int(np.argmax(fine))
-    return float(np.radians(fine_angles[best])), float(fine[best])
 
 
 PRIORS = ("auto", "ck", "search")
@@ -659,7 +615,7 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
     fit = best[1]
     roll_source = "ck" if use_ck else "limb"
     if not use_ck:
-        fit, roll_source = _roll_from_terminator(model, fit, align)
+        fit, roll_source = _roll_from_terminator(model, fit, align, product, camera, target)
     sigma = np.sqrt(np.clip(np.diag(fit.covariance), 0, None))
     rms, per_filter, per_framelet = _statistics(model, fit, product.filters, ets)
     # Report the phase at the product's START_TIME.
@@ -693,21 +649,28 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
     )
 
 
-def _roll_from_terminator(model: LimbModel, fit: LimbFit, align: bool) -> tuple[LimbFit, str]:
-    """With no CK: turn the fit to the roll about the line of sight that the terminator sets
-    (:func:`terminator_roll`) and refine with that roll held (± TERMINATOR_ROLL_HOLD_RAD), where
-    the terminator is usable; else keep the limb's roll. Returns (fit, roll source: "terminator"
-    or "limb")."""
-    u = _line_of_sight(model, fit.attitude.reference_et)
-    angle, elevation_deg = terminator_roll(model, fit)
-    if elevation_deg > TERMINATOR_MAX_ELEVATION_DEG:
-        return fit, "limb"
-    turned = replace(fit, attitude=rolled(fit.attitude, u, angle))
-    try:
+def _roll_from_terminator(
+    model: LimbModel, fit: LimbFit, align: bool, product, camera: JunoCam, target: str
+) -> tuple[LimbFit, str]:
+    """With no CK: turn the fit to the roll about the line of sight that the terminator on the
+    disc sets (:func:`ioflyby.pointing.terminator.terminator_roll`) and refine with that roll
+    held (± TERMINATOR_ROLL_HOLD_RAD), twice (the refit moves the solution a little). Where the
+    terminator is not usable, keep the limb's roll. Returns (fit, roll source: "terminator" or
+    "limb")."""
+    source = "limb"
+    for _ in range(_TERMINATOR_PASSES):
+        disc = sample_disc(product, camera, target, fit.attitude, fit.dt)
+        angle, usable = terminator_roll(disc)
+        if not usable:
+            break
+        u = _line_of_sight(model, fit.attitude.reference_et)
+        turned = replace(fit, attitude=rolled(fit.attitude, u, angle))
         hold = (turned.attitude.axis, roll_direction(turned.attitude, u))
-        return refine(model, turned, align, gates=GATES_PX[-2:], roll_prior=hold), "terminator"
-    except PointingError:
-        return fit, "limb"
+        try:
+            fit, source = refine(model, turned, align, gates=GATES_PX[-2:], roll_prior=hold), "terminator"
+        except PointingError:
+            break
+    return fit, source
 
 
 def solve_pointing(
