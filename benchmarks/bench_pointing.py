@@ -43,13 +43,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--twin", action="store_true", help="also a pj57 twin product (builds the twin first)")
     args = parser.parse_args()
-    print(f"{'product':28s} {'start':20s} {'median s':>9s} {'rms px':>7s} {'points':>7s}  roll from")
+    print(f"{'product':28s} {'start':20s} {'median s':>9s} {'rms px':>7s} {'points':>7s} {'timing ms':>10s}  roll from")
     with KernelSet(FILES):
         for folder in sorted((DATA / "junocam" / "raw").iterdir()):
             product = read_product(folder)
             seconds, sol = _time(product, args.repeat, prior="search")
-            print(f"{product.product_id:28s} {sol.start:20s} {seconds:9.2f} {sol.limb_rms_px:7.3f} {sol.n_limb_points:7d}  "
-                  f"{sol.roll_source}")
+            print(f"{product.product_id:28s} {sol.start:20s} {seconds:9.2f} {sol.limb_rms_px:7.3f} {sol.n_limb_points:7d} "
+                  f"{sol.timing_offset_s * 1e3:10.2f}  {sol.roll_source}")
     if args.twin:
         from ioflyby.simulate import PlannedImage, TwinOptions, build_twin
 
@@ -62,7 +62,7 @@ def main() -> None:
                 for prior in ("ck", "search"):
                     seconds, sol = _time(product, args.repeat, prior=prior, align=True)
                     print(f"{product.product_id:28s} {sol.start + '+align':20s} {seconds:9.2f} {sol.limb_rms_px:7.3f} "
-                          f"{sol.n_limb_points:7d}  {sol.roll_source}")
+                          f"{sol.n_limb_points:7d} {sol.timing_offset_s * 1e3:10.2f}  {sol.roll_source}  (15 ms injected)")
 
 
 if __name__ == "__main__":

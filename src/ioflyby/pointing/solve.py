@@ -98,7 +98,8 @@ class PointingSolution:
     """The solved pointing of one product.
 
     ``attitude`` gives the spacecraft/camera orientation at *true* epochs; the true mid-exposure
-    epoch of a framelet is the camera model's nominal one plus ``timing_offset_s``.
+    epoch of a framelet is the camera model's nominal one plus ``timing_offset_s``;
+    ``limb_offset_px`` is where the detected limb sits inside (+) or outside the ellipsoid's.
     ``roll_source``: what fixed the roll about the line of sight — "ck" (the CK prior),
     "terminator" (the day/night boundary on the disc, see ``ioflyby.pointing.terminator``) or
     "limb" (the target's flattening; only where no night side is in view).
@@ -292,6 +293,7 @@ class LimbFit:
     keep: np.ndarray | None = field(default=None, repr=False)
     covariance: np.ndarray | None = field(default=None, repr=False)
 
+
 # Parameters: timing offset s, spin-axis RA, Dec rad, phase rad, rate rad/s, camera alignment
 # rad, rad, limb offset px; scaled so that one unit moves the limb by similar amounts.
 _SCALES = np.array([1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 0.1])
@@ -364,12 +366,14 @@ def _fit(
     roll_prior: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LimbFit:
     """One robust least-squares fit from ``start`` (its ``keep`` is ignored); the result holds
-    the formal covariance of the parameters [s, rad, rad, rad, rad/s, px, (rad, rad)].
+    the formal covariance of the parameters [s, rad, rad, rad, rad/s, rad, rad, px] (timing,
+    spin-axis RA, Dec, phase, rate, camera alignment, limb offset).
 
     The limb offset (px, + inwards, prior 0 ± ``LIMB_OFFSET_PRIOR_PX``) is where the detected
     limb sits relative to the ellipsoid's: the detector's edge lies inside a darkening limb and
-    an atmosphere lifts it. Left out, on the twin it moved the disc centre towards the dark side
-    and the solved timing by −0.4 ms (only the lit limb is detected).
+    an atmosphere lifts it. Only the lit limb is detected, so left out it pulls the disc centre
+    away from the lit side: on the twin the solved timing was then off by −0.35…−0.60 ms at
+    three of four epochs (−0.08…−0.12 ms with it).
 
     ``ck_prior``: the attitude a CK gives (same reference epoch): its spin axis is held to
     ± ``AXIS_PRIOR_RAD`` and its spin phase to ± ``CK_PHASE_PRIOR_RAD`` at the first and the
@@ -378,7 +382,7 @@ def _fit(
     of jitter = 0.24° of spin), so with the phase held the limb's position along the scan
     measures the timing offset. A phase error in the CK itself is indistinguishable from a
     timing offset and is reported as one (phase error / spin rate). Without a CK the timing
-    is held at ``dt0`` and its σ reported as the prior's: the spin phase then absorbs it, and
+    is held at the start's and its σ reported as the prior's: the spin phase then absorbs it, and
     its only other signal, the change of the target's apparent size (radial velocity × dt),
     is far below the limb detector's systematic bias (on the twin, a fitted timing ran to
     −30…−93 ms, σ 11–19 ms, for a true +15 ms).
@@ -451,10 +455,10 @@ def _phase_offsets(attitude: SpinAttitude, prior: SpinAttitude, ets: Sequence[fl
 
 
 def _formal_covariance(result, n_points: int, prior_noise_px: float, free: np.ndarray) -> np.ndarray:
-    """Covariance of all the parameters (physical units: s, rad, rad, rad, rad/s, rad, rad, px, px)
-    from the final Jacobian of the ``free`` ones: the limb
-    rows weighted by the final residual RMS (px), the prior rows (scaled by ``prior_noise_px``
-    in the fit) as unit-σ Gaussians. A held timing gets its prior's variance, a held alignment 0."""
+    """Covariance of all the parameters (physical units: s, rad, rad, rad, rad/s, rad, rad, px)
+    from the final Jacobian of the ``free`` ones: the limb rows weighted by the final residual
+    RMS (px), the prior rows (scaled by ``prior_noise_px`` in the fit) as unit-σ Gaussians. A
+    held timing gets its prior's variance, a held alignment 0."""
     jac = result.jac
     rms = float(np.sqrt(np.mean(result.fun[:n_points] ** 2))) if n_points else 1.0
     data, prior = jac[:n_points], jac[n_points:] / prior_noise_px

@@ -12,9 +12,11 @@ Score: over the sampled disc pixels within ``NEAR_TERMINATOR_COS`` of the predic
 (|cos i| small), the fraction where "predicted lit" (cos i > 0) agrees with "observed lit"
 (decompanded DN above ``DARK_FRACTION`` of the product's clearly lit level, per filter). A
 boundary needs no photometric law and ignores albedo (any surface brighter than 1 % of the lit
-level counts as lit); an inward shift of the observed boundary (twilight, a dark surface) is the
-same all along the terminator and does not turn it. On the pj57 twin (no CK) it recovers the roll
-to 0.0–0.1°, where the ends of the lit limb arc left 1–4° (and a brightness correlation 0.4–0.9°).
+level counts as lit). The observed boundary need not lie at cos i = 0 (twilight moves it to the
+night side, the DN threshold to the day side), and a shifted boundary compared with the predicted
+one would be turned to compromise, so its level is fitted too. On the pj57 twin (no CK) the roll
+comes out within 0.06–0.14°, where the ends of the lit limb arc left 1.0–4.1° (and a brightness
+correlation 0.4–0.9°).
 
 Angles in radians; body-fixed frames as ``ioflyby.geometry``.
 """
