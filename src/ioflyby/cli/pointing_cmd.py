@@ -52,7 +52,11 @@ def pointing(
     kernels: list[Path] = typer.Option(..., "--kernels", help="Metakernel or kernel file (repeatable): LSK, PCK, FK, IK, SCLK, SPK; a CK is used as prior."),
     out: Path = typer.Option(..., "--out", help="Folder for <product>_pointing.bc/.json."),
     prior: str = typer.Option("auto", "--prior", help="auto (CK if loaded, else global search), ck, or search."),
-    align: bool = typer.Option(False, "--align", help="Also solve a small camera-alignment rotation (2 angles)."),
+    align: bool = typer.Option(
+        True, "--align/--no-align",
+        help="Also solve a small camera-alignment rotation (2 angles). On by default: the real PJ43/PJ44 "
+        "products need ~0.6 deg, and without it their limb RMS is 0.57-0.83 px instead of 0.21-0.56 px.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Recover the pointing from the image itself (limb of the target): timing offset, spin
