@@ -101,6 +101,23 @@ def test_every_product_takes_its_roll_from_the_terminator(solutions):
     )
 
 
+def test_implausible_camera_alignment_is_rejected(juno_2022_kernel_files, raw_products_dir):
+    """The faint METHANE limb of 43M00081 (pole-on, polar haze) asks for a 4.8° camera alignment,
+    which would turn its spin axis 4.8° from Earth; the colour products need 0.3–0.6°. The solver
+    refuses it (> 1.5°), solves without, and says so; the axis then points at Earth (independent:
+    the Earth direction from the SPK), and a colour product keeps its alignment."""
+    with KernelSet(juno_2022_kernel_files):
+        methane = solve_loaded(read_product(raw_products_dir / PRODUCTS[2]), prior="search", align=True)
+        colour = solve_loaded(read_product(raw_products_dir / PRODUCTS[1]), prior="search", align=True)
+        earth, _ = spiceypy.spkpos("EARTH", methane.nominal_start_et, "J2000", "LT+S", "JUNO")
+    assert methane.rejected_alignment_deg is not None and methane.rejected_alignment_deg > 1.5
+    assert methane.attitude.alignment == (0.0, 0.0)
+    assert np.degrees(spiceypy.vsep(methane.attitude.axis, earth)) < 1.5
+    assert methane.to_dict()["rejected_alignment_deg"] == methane.rejected_alignment_deg
+    assert colour.rejected_alignment_deg is None
+    assert 0.1 < np.degrees(np.hypot(*colour.attitude.alignment)) < 1.5
+
+
 def test_cli_writes_a_ck_spiceypy_reads(juno_2022_kernel_files, raw_products_dir, tmp_path, capsys):
     name = "JNCE_2022229_44C00029_V01"
     args = ["pointing", str(raw_products_dir / name), "--out", str(tmp_path), "--json"]

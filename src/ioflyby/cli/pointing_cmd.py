@@ -14,6 +14,13 @@ from ioflyby.errors import PointingError
 from ioflyby.pointing.solve import PRIORS
 
 
+def _alignment(report: dict) -> str:
+    text = ", ".join(f"{angle:+.3f}°" for angle in report["camera_alignment_deg"])
+    if report["rejected_alignment_deg"] is not None:
+        text += f" (a {report['rejected_alignment_deg']:.1f}° fit was rejected as a limb-model error: solved without)"
+    return text
+
+
 def _print_result(result: dict) -> None:
     table = Table(title=f"Pointing of {result['report']['product_id']} (start: {result['report']['start']})")
     table.add_column("quantity")
@@ -28,6 +35,7 @@ def _print_result(result: dict) -> None:
         ("spin axis RA, Dec (J2000)", f"{result['spin_axis_ra_deg']:.4f}°, {result['spin_axis_dec_deg']:+.4f}°"),
         ("spin rate", f"{result['spin_rate_rpm']:.5f} rpm"),
         ("limb RMS", f"{result['limb_rms_px']:.3f} px over {result['n_limb_points']} points"),
+        ("camera alignment", _alignment(report)),
         ("limb offset (+ inwards)", f"{report['limb_offset_px']:+.2f} px"),
         ("roll about the line of sight from", report["roll_source"]),
         ("CK", result["ck"]),

@@ -77,6 +77,7 @@ RPM = 2.0 * np.pi / 60.0
 SEARCH_RATES_RPM = np.round(np.arange(1.85, 2.1501, 0.01), 4)
 TIMING_PRIOR_S = 0.020
 ALIGNMENT_PRIOR_RAD = np.radians(0.5)
+ALIGNMENT_LIMIT_RAD = np.radians(1.5)
 LIMB_OFFSET_PRIOR_PX = 1.0
 AXIS_PRIOR_RAD = np.radians(0.01)
 CK_PHASE_PRIOR_RAD = np.radians(0.005)
@@ -103,6 +104,8 @@ class PointingSolution:
     ``roll_source``: what fixed the roll about the line of sight — "ck" (the CK prior),
     "terminator" (the day/night boundary on the disc, see ``ioflyby.pointing.terminator``) or
     "limb" (the target's flattening; only where no night side is in view).
+    ``rejected_alignment_deg``: the camera alignment a first solve asked for when it was beyond
+    belief and the product was solved without one (see :func:`solve_loaded`), else None.
     """
 
     product_id: str
@@ -121,6 +124,7 @@ class PointingSolution:
     reference_utc: str = ""
     sigma: dict[str, float] = field(default_factory=dict)
     roll_source: str = "ck"
+    rejected_alignment_deg: float | None = None
 
     def true_et(self, nominal_et: np.ndarray | float) -> np.ndarray | float:
         """True epoch of a nominal camera-model epoch (s past J2000 TDB)."""
@@ -153,6 +157,7 @@ class PointingSolution:
             "limb_rms_px": self.limb_rms_px,
             "limb_offset_px": self.limb_offset_px,
             "roll_source": self.roll_source,
+            "rejected_alignment_deg": self.rejected_alignment_deg,
             "n_limb_points": self.n_limb_points,
             "formal_sigma": self.sigma,
             "formal_sigma_note": _SIGMA_NOTE,
@@ -577,10 +582,25 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
     """Solve the pointing of ``product`` (a ``RawProduct``) with kernels already loaded.
 
     ``prior``: ``"ck"`` (start from the loaded CK, error if none), ``"search"`` (global search,
-    ignore any CK) or ``"auto"`` (CK if it covers the product, else search).
+    ignore any CK) or ``"auto"`` (CK if it covers the product, else search). ``align``: also
+    fit the two-angle camera alignment; a fitted alignment beyond ``ALIGNMENT_LIMIT_RAD`` is not
+    a camera's (the colour products need 0.3–0.6°) but a limb-model error it absorbed (the PJ43
+    METHANE product's polar haze: 4.8°, which turned its spin axis 4.8° from Earth instead of
+    0.4°), so the product is solved again without it and ``rejected_alignment_deg`` says so.
     """
     if prior not in PRIORS:
         raise PointingError(f"unknown pointing prior {prior!r}: choose one of {', '.join(PRIORS)}")
+    clock = time.perf_counter()
+    solution = _solve(product, prior, align, camera)
+    tilt = float(np.hypot(*solution.attitude.alignment))
+    if tilt > ALIGNMENT_LIMIT_RAD:
+        solution = replace(_solve(product, prior, False, camera), rejected_alignment_deg=float(np.degrees(tilt)))
+    solution.seconds = time.perf_counter() - clock
+    return solution
+
+
+def _solve(product, prior: str, align: bool, camera: JunoCam | None) -> PointingSolution:
+    """One solve (see :func:`solve_loaded`)."""
     clock = time.perf_counter()
     camera = camera or JunoCam.from_kernel_pool(product.filters)
     target = product.target.strip().upper()
