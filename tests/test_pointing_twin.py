@@ -51,6 +51,14 @@ def twin(tmp_path_factory, kernel_dir):
     return _pj57_twin(tmp_path_factory.mktemp("twin"), kernel_dir, -480.0)
 
 
+def _solve_twin(root, truth, prior: str):
+    """The twin's (only) product and its pointing solved from ``prior``, with the alignment,
+    the nominal kernels loaded."""
+    product = read_product(root / truth["products"][0]["dir"])
+    with KernelSet([root / "twin.tm"]):
+        return product, solve_loaded(product, prior=prior, align=True)
+
+
 def _pointing_errors(root, truth, solution, product):
     """Across-line-of-sight and roll errors (deg) of the solved camera pointing at the nominal
     epochs of framelets holding limb points, against the truth CK at the true epochs."""
@@ -74,9 +82,7 @@ def _pointing_errors(root, truth, solution, product):
 def ck_solution(twin):
     """Product, solution from the nominal CK (0.3° off the truth, no timing offset), with alignment."""
     root, truth = twin
-    product = read_product(root / truth["products"][0]["dir"])
-    with KernelSet([root / "twin.tm"]):
-        return product, solve_loaded(product, prior="ck", align=True)
+    return _solve_twin(root, truth, "ck")
 
 
 # Image epoch from C/A (s), injected timing offset (s), attitude-error axis (spacecraft frame).
@@ -99,9 +105,7 @@ def test_twin_pointing_from_ck_meets_issue_6(tmp_path, kernel_dir, offset_from_c
     What is left is the limb detector's bias near the terminator (+0.38 px at 10–20° Sun
     elevation, ≈ 0 above 50°, against the truth), which only the lit limb carries."""
     root, truth = _pj57_twin(tmp_path, kernel_dir, offset_from_ca_s, timing_offset_s, error_axis_sc)
-    product = read_product(root / truth["products"][0]["dir"])
-    with KernelSet([root / "twin.tm"]):
-        solution = solve_loaded(product, prior="ck", align=True)
+    product, solution = _solve_twin(root, truth, "ck")
     across, roll = _pointing_errors(root, truth, solution, product)
     assert solution.start == "ck" and solution.roll_source == "ck"
     assert solution.limb_rms_px <= 0.3
@@ -119,9 +123,7 @@ def test_ck_phase_error_is_reported_as_timing(tmp_path, kernel_dir):
     a timing offset: the solver must report it as one, phase error / spin rate (0.1° at 2 rpm is
     8.33 ms), on top of the injected offset."""
     root, truth = _pj57_twin(tmp_path, kernel_dir, -240.0, 0.005, (0.0, 0.0, 1.0), 0.1)
-    product = read_product(root / truth["products"][0]["dir"])
-    with KernelSet([root / "twin.tm"]):
-        solution = solve_loaded(product, prior="ck", align=True)
+    product, solution = _solve_twin(root, truth, "ck")
     rate_deg_s = truth["spin"]["rate_rpm"] * 6.0  # rpm → deg/s
     expected = 0.005 + 0.1 / rate_deg_s
     assert abs(solution.timing_offset_s - expected) <= 1e-3
@@ -156,9 +158,7 @@ def test_twin_pointing_without_ck(twin):
     of sight within 0.015° (measured 0.007°), roll within 0.3° (measured 0.14°; with the ends of
     the lit limb arc instead, 1.1°), the timing held and reported as unobserved."""
     root, truth = twin
-    product = read_product(root / truth["products"][0]["dir"])
-    with KernelSet([root / "twin.tm"]):
-        solution = solve_loaded(product, prior="search", align=True)
+    product, solution = _solve_twin(root, truth, "search")
     across, roll = _pointing_errors(root, truth, solution, product)
     assert solution.start == "global-search" and solution.roll_source == "terminator"
     assert solution.limb_rms_px <= 0.3
@@ -184,9 +184,7 @@ def test_twin_near_closest_approach_without_ck(twin_near_ca):
     ~15 ms the phase stands in for), the roll from the terminator within 0.3° (measured 0.14°;
     4.1° with the lit limb arc's ends)."""
     root, truth = twin_near_ca
-    product = read_product(root / truth["products"][0]["dir"])
-    with KernelSet([root / "twin.tm"]):
-        solution = solve_loaded(product, prior="search", align=True)
+    product, solution = _solve_twin(root, truth, "search")
     across, roll = _pointing_errors(root, truth, solution, product)
     assert solution.limb_rms_px <= 0.3
     assert across.max() <= 0.02
