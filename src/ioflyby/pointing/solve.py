@@ -600,8 +600,7 @@ def solve_loaded(product, prior: str = "auto", align: bool = False, camera: Juno
 
 
 def _solve(product, prior: str, align: bool, camera: JunoCam | None) -> PointingSolution:
-    """One solve (see :func:`solve_loaded`)."""
-    clock = time.perf_counter()
+    """One solve (see :func:`solve_loaded`, which times it)."""
     camera = camera or JunoCam.from_kernel_pool(product.filters)
     target = product.target.strip().upper()
     points = detect_limb(product.decompanded())
@@ -658,7 +657,6 @@ def _solve(product, prior: str, align: bool, camera: JunoCam | None) -> Pointing
         per_framelet=per_framelet,
         per_filter=per_filter,
         start="ck" if use_ck else "global-search",
-        seconds=time.perf_counter() - clock,
         nominal_start_et=t_lo,
         nominal_stop_et=t_hi,
         reference_utc=et_to_utc(reference_et, 6),
