@@ -17,13 +17,17 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from ioflyby.flyby import find_encounters, timeline
-from ioflyby.flyby.synthetic import KeplerOrbit, fixed_segment, kepler_segment
-from ioflyby.spice import KernelSet, write_spk
+from ioflyby.spice import Kernels, write_spk
+
+# The analytic SPK builders are test fixtures, kept in tests/ (not part of the library).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from synthetic_flyby import KeplerOrbit, fixed_segment, kepler_segment  # noqa: E402
 
 GM_JUPITER = 126_686_531.9  # km^3/s^2
 R_JUPITER = 71_492.0  # km, equatorial
@@ -56,7 +60,7 @@ def main() -> None:
         spk, orbit = build_spk(Path(tmp), start - DAY, stop + DAY)
         write_s = time.perf_counter() - t0
         files = [args.kernels / "lsk" / "naif0012.tls", args.kernels / "pck" / "pck00010.tpc", spk]
-        with KernelSet(files) as kernels:
+        with Kernels(files) as kernels:
             runs = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()

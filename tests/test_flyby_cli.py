@@ -14,8 +14,8 @@ from PIL import Image
 
 from ioflyby.cli.app import main
 from ioflyby.flyby.plots import basemap_path
-from ioflyby.flyby.synthetic import fixed_segment, linear_segment
 from ioflyby.spice import write_spk
+from synthetic_flyby import fixed_segment, linear_segment
 
 T0 = 7.6e8  # ET of closest approach (2024-01-31)
 AU_KM = 149_597_870.7

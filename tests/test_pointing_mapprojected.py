@@ -1,5 +1,5 @@
 """Our maps against the JunoCam team's own ``-mapprojected.png`` (convention in
-``ioflyby.pointing.mapprojected`` and ``docs/mapprojected.md``).
+``ioflyby.validate.mapprojected`` and ``docs/mapprojected.md``).
 
 Goal (issue 6): ``ioflyby process`` with the pointing solved from the limb reproduces the team's
 PNG to ≤ 1 px (phase correlation). What is achieved (measured, 2 cores):
@@ -27,12 +27,8 @@ from scipy import ndimage
 
 from ioflyby.cli.app import main
 from ioflyby.ingest import read_product
-from ioflyby.pointing.compare import (
-    compare_with_reference,
-    load_grey,
-    phase_correlation,
-)
-from ioflyby.pointing.mapprojected import (
+from ioflyby.spice import Kernels, utc_to_et
+from ioflyby.validate.mapprojected import (
     night_cut_pixels,
     north_angle_deg,
     process_options,
@@ -41,7 +37,11 @@ from ioflyby.pointing.mapprojected import (
     terminator_turn_deg,
     view_from_label,
 )
-from ioflyby.spice import KernelSet, utc_to_et
+from ioflyby.validate.teammap import (
+    compare_with_reference,
+    load_grey,
+    phase_correlation,
+)
 
 PJ44 = ("JNCE_2022229_44C00029_V01", "JNCE_2022229_44C00030_V01")
 PJ43 = ("JNCE_2022186_43C00078_V01", "JNCE_2022186_43C00080_V01", "JNCE_2022186_43M00081_V01")
@@ -96,7 +96,7 @@ def comparisons(juno_2022_kernel_files, raw_products_dir, tmp_path_factory):
     for name in PJ44 + PJ43:
         folder = raw_products_dir / name
         product = read_product(folder)
-        with KernelSet(juno_2022_kernel_files):
+        with Kernels(juno_2022_kernel_files):
             view = view_from_label(product)
             celestial = north_angle_deg("JUPITER", utc_to_et(product.start_time_utc))
         settings = process_options(view)
@@ -131,7 +131,7 @@ def test_team_terminator_cut_is_an_incidence_contour_with_jupiter_north_up(juno_
     incidence (Sun from SPICE) exactly when the view has Jupiter's north up, and is not one with
     celestial north up (turn by the pole's position angle, -4.4 deg PJ44, -60 deg PJ43)."""
     product = read_product(raw_products_dir / name)
-    with KernelSet(juno_2022_kernel_files):
+    with Kernels(juno_2022_kernel_files):
         view = view_from_label(product)
         et = utc_to_et(product.start_time_utc)
         _, light_time = spiceypy.spkpos("JUPITER", et, "J2000", "LT+S", "JUNO")

@@ -1,6 +1,6 @@
-"""How well the reconstruction recovered the twin's truth, measured from the written files.
+"""How well the reconstruction recovered the twin's truth.
 
-Everything here compares an output (a solved pointing, a map GeoTIFF, a flyby search) with what
+Everything here compares an output (a solved pointing, a map, a flyby search) with what
 the digital twin says is true (its truth CK and ``truth.json``, its basemap) — never with the
 reconstruction's own intermediate values.
 """
@@ -10,16 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import spiceypy
 
 from ioflyby.camera import JunoCam
 from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import RawProduct
-from ioflyby.mapping.pipeline import BACKPLANE_DESCRIPTIONS
-from ioflyby.pointing.solve import PointingSolution
+from ioflyby.mapping.product import MapProduct
+from ioflyby.pointing import PointingSolution
 from ioflyby.simulate import Basemap
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 LIT_LIMIT_DEG = 75.0
 """Cells used for the basemap correlation: incidence and emission both below this."""
@@ -34,7 +33,7 @@ def pointing_errors(
     image) and the largest roll about it (what the limb of a round body cannot fix), and the
     timing error in ms.
     """
-    with KernelSet([truth_metakernel]):
+    with Kernels([truth_metakernel]):
         camera = JunoCam.from_kernel_pool(product.filters)
         ets = framelet_mid_ets(product, camera)
         across, roll = [], []
@@ -55,31 +54,22 @@ def pointing_errors(
     }
 
 
-def basemap_correlation(
-    linear_tif: Path, backplanes_tif: Path, basemap: Basemap, lambert_corrected: bool
-) -> dict[str, float]:
-    """Pearson r between each band of a linear map GeoTIFF and the basemap sampled at the map
-    cells' own latitude/longitude, over well-lit, well-seen cells. A map made without the
-    Lambert correction is divided by cos(incidence) here first (the twin renders Lambert
-    surfaces), so every projection is judged on albedo."""
-    with rasterio.open(backplanes_tif) as planes:
-        descriptions = list(planes.descriptions)
-        plane = {
-            name: planes.read(descriptions.index(BACKPLANE_DESCRIPTIONS[name]) + 1)
-            for name in ("lat", "lon_east", "incidence", "emission")
-        }
+def basemap_correlation(product: MapProduct, basemap: Basemap, lambert_corrected: bool) -> dict[str, float]:
+    """Pearson r between each channel of a map and the basemap sampled at the map cells' own
+    latitude/longitude, over well-lit, well-seen cells (the map must hold its backplanes). A
+    map made without the Lambert correction is divided by cos(incidence) here first (the twin
+    renders Lambert surfaces), so every projection is judged on albedo."""
+    plane = product.backplanes
     lit = (plane["incidence"] < LIT_LIMIT_DEG) & (plane["emission"] < LIT_LIMIT_DEG)
     lat, lon = np.radians(plane["lat"][lit]), np.radians(plane["lon_east"][lit])
     result = {"cells": int(lit.sum())}
-    with rasterio.open(linear_tif) as linear:
-        for index, description in enumerate(linear.descriptions, start=1):
-            band = next((name for name in basemap.bands if f" {name}," in f" {description}"), None)
-            if band is None:
-                continue
-            values = linear.read(index)[lit]
-            if not lambert_corrected:
-                values = values / np.cos(np.radians(plane["incidence"][lit]))
-            usable = np.isfinite(values)
-            truth = basemap.sample(band, lat[usable], lon[usable])
-            result[band] = float(np.corrcoef(values[usable], truth)[0, 1])
+    for band, channel in product.channels.items():
+        if band not in basemap.bands:
+            continue
+        values = channel[lit]
+        if not lambert_corrected:
+            values = values / np.cos(np.radians(plane["incidence"][lit]))
+        usable = np.isfinite(values)
+        truth = basemap.sample(band, lat[usable], lon[usable])
+        result[band] = float(np.corrcoef(values[usable], truth)[0, 1])
     return result

@@ -1,7 +1,7 @@
 """The JunoCam team's ``-mapprojected.png`` convention, and our maps resampled into it.
 
-Worked out by fitting our maps of the five real products to the team's PNGs (evidence in
-``docs/mapprojected.md``). The team's PNG is the view from the spacecraft:
+The team's PNG is the view from the spacecraft (the convention and the evidence for each item
+are in ``docs/mapprojected.md``):
 
 - a **vertical (point) perspective of a sphere** of Jupiter's equatorial radius (71 492 km),
   seen from a height above it equal to the label's ``SPACECRAFT_ALTITUDE``;
@@ -12,12 +12,10 @@ Worked out by fitting our maps of the five real products to the team's PNGs (evi
 - the horizon circle (the disc) has a radius of **800 px** about the image centre, pixel
   (799.5, 799.5) with (0, 0) the centre of the upper-left pixel, in a 1600×1600 image;
 - **Jupiter's north up**: the image is drawn with the target's projected north pole (the
-  meridian of the centre, heading north) pointing up, ``north_angle_deg = 0``. Evidence that
-  needs no pointing: the team's terminator cut is the solar-incidence contour 89.45° ± 0.02° in
-  all four colour products exactly when the pole is up (best turn −0.10…+0.05°), where celestial
-  north up would turn it by −4.4° (PJ44) and −60…−64° (PJ43) (``docs/mapprojected.md``).
-  :func:`north_angle_deg` (the pole's position angle from celestial north) is kept as a
-  diagnostic: the team's PJ44 cloud features sit turned by about that much from ours.
+  meridian of the centre, heading north) pointing up, ``north_angle_deg = 0``.
+  :func:`terminator_turn_deg` checks this without any pointing (the team's night-side cut is a
+  contour of solar incidence only at the right turn); :func:`north_angle_deg` (the pole's
+  position angle from celestial north) is a diagnostic for comparing "up" conventions.
 
 Angles in degrees at this module's edges; lengths in km; times s past J2000 TDB.
 """

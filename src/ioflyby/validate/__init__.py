@@ -1,0 +1,31 @@
+"""Validation of our products against independent references.
+
+- :mod:`~ioflyby.validate.mapprojected` — the JunoCam team's ``-mapprojected.png`` view
+  (:func:`view_from_label`) and our map GeoTIFFs resampled into it (:func:`resample_geotiff`).
+- :mod:`~ioflyby.validate.teammap` — registration of one of our maps against the team's
+  (:func:`compare_with_reference`: offset by phase correlation, correlation, rotation).
+- :mod:`~ioflyby.validate.twin` — accuracy against the digital twin's truth: solved pointing vs
+  the truth CK (:func:`pointing_errors`), map vs the twin's basemap (:func:`basemap_correlation`).
+"""
+
+from ioflyby.validate.mapprojected import (
+    MapprojectedView,
+    north_angle_deg,
+    process_options,
+    resample_geotiff,
+    view_from_label,
+)
+from ioflyby.validate.teammap import compare_with_reference, load_grey
+from ioflyby.validate.twin import basemap_correlation, pointing_errors
+
+__all__ = [
+    "MapprojectedView",
+    "basemap_correlation",
+    "compare_with_reference",
+    "load_grey",
+    "north_angle_deg",
+    "pointing_errors",
+    "process_options",
+    "resample_geotiff",
+    "view_from_label",
+]
