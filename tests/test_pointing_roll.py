@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ioflyby.geometry.spin import SpinAttitude, rotation_vector_matrix
-from ioflyby.pointing.solve import roll_direction, rolled
+from ioflyby.pointing.roll import roll_direction, rolled
 
 
 def _attitude(alignment=(0.002, -0.003)) -> SpinAttitude:
