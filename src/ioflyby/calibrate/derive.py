@@ -14,13 +14,17 @@ that. Pixels lit in fewer than ``min_count`` framelets get 1 and are reported in
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
+from ioflyby.calibrate.frames import FRAME_SHAPE, load_for_filter, scan_directory, select_file
+from ioflyby.calibrate.metrics import line_ratio, overlap_blocks, register_overlaps
+from ioflyby.calibrate.output import write_tiffs_and_record
+from ioflyby.calibrate.pipeline import calibrate_product, normalised
 from ioflyby.errors import CalibrationError
 from ioflyby.ingest.product import RawProduct
 
@@ -33,17 +37,6 @@ class DerivedFlat:
     coverage: dict[str, np.ndarray]
     perijove: int | None
     products: tuple[str, ...]
-
-
-def line_ratio(frame: np.ndarray, lit_min_dn: float, window: int) -> np.ndarray:
-    """``frame / mean of lit neighbours along the line`` where the whole window is lit, else NaN."""
-    lit = frame > lit_min_dn
-    weights = ndimage.uniform_filter1d(lit.astype(np.float64), window, axis=-1, mode="constant")
-    sums = ndimage.uniform_filter1d(np.where(lit, frame, 0.0).astype(np.float64), window, axis=-1, mode="constant")
-    full = lit & (weights > 1.0 - 0.5 / window)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = frame / (sums / np.maximum(weights, 1e-12))
-    return np.where(full, ratio, np.nan)
 
 
 def derive_pixel_flat(
@@ -66,8 +59,6 @@ def derive_pixel_flat(
         stack = np.stack(stack_list)
         count = np.sum(np.isfinite(stack), axis=0)
         with np.errstate(all="ignore"):
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 median = np.nanmedian(stack, axis=0)
@@ -89,8 +80,6 @@ def write_derived_flat(result: DerivedFlat, out_dir: str | Path) -> list[Path]:
     """Write ``pixelflat[_pjNN]_<filter>.tif`` (float32), ``coverage[_pjNN]_<filter>.tif`` (uint16)
     and ``pixelflat[_pjNN].json`` into ``out_dir`` (temporary names, renamed when all are written).
     The names are what ``ioflyby calibrate --calibration`` recognises."""
-    from ioflyby.calibrate.output import write_tiffs_and_record
-
     out = Path(out_dir)
     tag = f"_pj{result.perijove:02d}" if result.perijove is not None else ""
     summary = {"method": "median over framelets of pixel / mean of lit line neighbours", "perijove": result.perijove,
@@ -239,14 +228,6 @@ def fit_overlap_correction(blocks: Sequence, *, line_degree: int = 0, sample_deg
 def _base_flats(calibration_dir: Path | None, filters: Sequence[str], perijove: int | None) -> dict[str, tuple[np.ndarray, str | None]]:
     """Per filter the flat that ``calibration_dir`` selects for ``perijove`` (normalised to median
     1) and its path, or a flat of 1 where there is no directory or no flat for the filter."""
-    from ioflyby.calibrate.frames import (
-        FRAME_SHAPE,
-        load_for_filter,
-        scan_directory,
-        select_file,
-    )
-    from ioflyby.calibrate.pipeline import normalised
-
     files = scan_directory(calibration_dir)[0] if calibration_dir is not None else []
     bases: dict[str, tuple[np.ndarray, str | None]] = {}
     for filt in filters:
@@ -265,9 +246,6 @@ def measure_overlap_blocks(product: RawProduct, calibration_dir: str | Path | No
     dark, pixel flat and bad-pixel steps of ``calibration_dir`` (raw DN without one), divided by
     ``bases[filter]``; registration and lit pixels are chosen on the raw DN (``register_lit_dn``,
     ``lit_min_dn``). Returns (blocks per filter, reasons for filters that gave none)."""
-    from ioflyby.calibrate.metrics import overlap_blocks, register_overlaps
-    from ioflyby.calibrate.pipeline import calibrate_product
-
     raw = product.decompanded()
     if calibration_dir is None:
         frames = raw
@@ -341,8 +319,6 @@ def write_overlap_flat(result: OverlapFlat, out_dir: str | Path) -> list[Path]:
     (temporary names, renamed when all are written). ``calibrate --calibration`` recognises them
     as the large-scale ``flat`` of perijove NN (see ``calibrate.frames``), so in a directory that
     also holds unnumbered flats they are chosen for products of perijove NN and later."""
-    from ioflyby.calibrate.output import write_tiffs_and_record
-
     out = Path(out_dir)
     tag = f"_pj{result.perijove:02d}" if result.perijove is not None else ""
     summary = {"method": "base flat x exp(g(sample) * (line - 63.5) / 63.5 + h(sample)), fitted to framelet-overlap "

@@ -45,10 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ioflyby.camera.junocam import FRAMELET_LINES, FRAMELET_SAMPLES
 from ioflyby.errors import CalibrationError
 
-FRAME_SHAPE = (128, 1648)
+FRAME_SHAPE = (FRAMELET_LINES, FRAMELET_SAMPLES)
 STACK_FILTERS: tuple[str, ...] = ("BLUE", "GREEN", "RED")
+"""Filter of each 128-row layer of a stacked calibration file, top first, and of the ``_0``/``_1``/``_2``
+name suffixes: a property of the calibration files' format, not of the camera."""
 KINDS: tuple[str, ...] = ("dark", "flat", "pixelflat", "mask")
 _SUFFIXES = (".tif", ".tiff", ".png")
 _PJ = re.compile(r"(?:^|[^a-z0-9])pj[_-]?(\d{1,3})(?![0-9])", re.IGNORECASE)

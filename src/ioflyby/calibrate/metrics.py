@@ -1,7 +1,8 @@
 """Image-quality figures used to show what calibration did (column striping, vignetting, the
-flat-field error seen in framelet overlaps).
+flat-field error seen in framelet overlaps), and the per-pixel line-neighbour ratio
+(``line_ratio``) that both the striping figure and the pixel flat (``calibrate.derive``) use.
 
-All take ``frames`` = ``[n, 128, 1648]`` framelets of one filter (any linear unit).
+The figures take ``frames`` = ``[n, 128, 1648]`` framelets of one filter (any linear unit).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ioflyby.calibrate.derive import line_ratio
 from ioflyby.errors import CalibrationError
 
 
@@ -29,6 +29,17 @@ def column_striping(frames: np.ndarray, columns: slice = slice(900, 1600), clip_
         means = np.nanmean(np.where(region <= cap, region, np.nan), axis=tuple(range(region.ndim - 1)))
     trend = ndimage.median_filter(means, trend_window, mode="nearest")
     return float(np.nanstd(means - trend))
+
+
+def line_ratio(frame: np.ndarray, lit_min_dn: float, window: int) -> np.ndarray:
+    """``frame / mean of lit neighbours along the line`` where the whole window is lit, else NaN."""
+    lit = frame > lit_min_dn
+    weights = ndimage.uniform_filter1d(lit.astype(np.float64), window, axis=-1, mode="constant")
+    sums = ndimage.uniform_filter1d(np.where(lit, frame, 0.0).astype(np.float64), window, axis=-1, mode="constant")
+    full = lit & (weights > 1.0 - 0.5 / window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = frame / (sums / np.maximum(weights, 1e-12))
+    return np.where(full, ratio, np.nan)
 
 
 def lit_column_striping(frames: np.ndarray, lit_min: float, window: int = 15, min_count: int = 300) -> float:

@@ -28,16 +28,28 @@ import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
 from ioflyby.errors import GeometryError, KernelError
+from ioflyby.spice.kernelset import pool_has
 
 FRAME = "JUNO_JUNOCAM"
 """Name of the camera frame every ray is expressed in (defined by the Juno FK)."""
+NAIF_ID = -61500
+"""NAIF id of JUNO_JUNOCAM, the camera as a whole (its bands are -61501..-61504)."""
 FRAMELET_LINES = 128
 FRAMELET_SAMPLES = 1648
 PHOTOACTIVE_FIRST_SAMPLE = 23
 """First photoactive column: the IK text says 23 dark pixels start each line."""
 PHOTOACTIVE_SAMPLES = 1608
 """Number of photoactive columns (IK text, 'Note 1')."""
-FILTERS = ("METHANE", "BLUE", "GREEN", "RED")
+COLOUR_FILTERS: tuple[str, ...] = ("BLUE", "GREEN", "RED")
+"""The colour bands, in detector order along +Y (the order of a colour product's FILTER_NAME)."""
+FILTERS: tuple[str, ...] = ("METHANE", *COLOUR_FILTERS)
+"""Every band, in detector order along +Y (the order of the IK's band listing)."""
+PUBLISHED_FOCAL_LENGTH_MM = 10.95637
+"""INS-6150x_FOCAL_LENGTH of juno_junocam_v03.ti (the same for the camera and every band), mm."""
+PUBLISHED_PIXEL_SIZE_MM = 0.0074
+"""INS-6150x_PIXEL_SIZE of juno_junocam_v03.ti (the same for the camera and every band), mm."""
+PUBLISHED_IFOV_RAD = PUBLISHED_PIXEL_SIZE_MM / PUBLISHED_FOCAL_LENGTH_MM
+"""Pixel IFOV of the published IK (PIXEL_SIZE / FOCAL_LENGTH), rad; for when no IK is loaded."""
 IK_PIXEL_ORIGIN_OFFSET = 0.5
 """IK pixel coordinates minus ioflyby's (IK origin: the upper-left pixel's corner)."""
 _NEWTON_TOLERANCE_PX = 1e-10
@@ -137,12 +149,14 @@ def _read_filter(name: str) -> FilterModel:
 class JunoCam:
     """JunoCam per-filter optics and timing, from the loaded FK + IK.
 
-    >>> with KernelSet([fk, ik]):              # doctest: +SKIP
+    >>> with Kernels([fk, ik]):              # doctest: +SKIP
     ...     cam = JunoCam.from_kernel_pool()
     ...     rays = cam.pixel_to_ray("RED", samples, lines)
     """
 
     frame = FRAME
+    framelet_lines = FRAMELET_LINES
+    framelet_samples = FRAMELET_SAMPLES
 
     def __init__(self, filters: dict[str, FilterModel]):
         self.filters = dict(filters)
@@ -158,6 +172,14 @@ class JunoCam:
         if key not in self.filters:
             raise GeometryError(f"unknown JunoCam filter {name!r}: expected one of {', '.join(self.filters)}")
         return self.filters[key]
+
+    @staticmethod
+    def in_photoactive_area(sample: np.ndarray, line: np.ndarray) -> np.ndarray:
+        """Whether pixel coordinates fall on a photoactive pixel (within half a pixel of the
+        centres of the outermost ones; NaN gives False)."""
+        sample, line = np.asarray(sample, float), np.asarray(line, float)
+        first, last = PHOTOACTIVE_FIRST_SAMPLE - 0.5, PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES - 0.5
+        return (sample >= first) & (sample < last) & (line >= -0.5) & (line < FRAMELET_LINES - 0.5)
 
     @staticmethod
     def photoactive_samples() -> np.ndarray:
@@ -213,3 +235,28 @@ class JunoCam:
     ) -> np.ndarray:
         """Middle of the exposure of framelet ``exposure`` (ET): start + half the exposure time."""
         return self.exposure_start_et(filter_name, start_et, interframe_delay_s, exposure) + 0.5 * exposure_s
+
+
+@dataclass(frozen=True)
+class JunoCamScale:
+    """JunoCam instantaneous field of view of one pixel (rad) and where its value came from."""
+
+    ifov_rad: float
+    source: str
+
+
+def junocam_scale() -> JunoCamScale:
+    """JunoCam pixel IFOV = PIXEL_SIZE / FOCAL_LENGTH (both mm), from the kernel pool when the IK
+    (``INS-61500_PIXEL_SIZE``, ``INS-61500_FOCAL_LENGTH``) is loaded, else the published values
+    (``PUBLISHED_*``)."""
+    size_key = f"INS{NAIF_ID}_PIXEL_SIZE"
+    focal_key = f"INS{NAIF_ID}_FOCAL_LENGTH"
+    if pool_has(size_key) and pool_has(focal_key):
+        size = float(spiceypy.gdpool(size_key, 0, 1)[0])
+        focal = float(spiceypy.gdpool(focal_key, 0, 1)[0])
+        return JunoCamScale(size / focal, f"kernel pool {size_key}={size} / {focal_key}={focal}")
+    return JunoCamScale(
+        PUBLISHED_IFOV_RAD,
+        f"published PIXEL_SIZE {PUBLISHED_PIXEL_SIZE_MM} mm / FOCAL_LENGTH "
+        f"{PUBLISHED_FOCAL_LENGTH_MM} mm (JunoCam IK not loaded)",
+    )

@@ -17,15 +17,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import spiceypy
 
+from ioflyby.camera import JunoCamScale, junocam_scale
 from ioflyby.errors import CoverageError, GeometryError, IoflybyError
 from ioflyby.spice import body_id, et_to_utc, spice_errors
 
 DEFAULT_ABCORR = "NONE"
 """Geometric states: closest approach is where the true (not apparent) distance is smallest."""
 
-JUNOCAM_ID = -61500
-PUBLISHED_JUNOCAM_PIXEL_SIZE_MM = 0.0074
-PUBLISHED_JUNOCAM_FOCAL_LENGTH_MM = 10.95637
 _SUN = "10"
 _OCCULT_STATE = {
     0: "none",
@@ -33,14 +31,6 @@ _OCCULT_STATE = {
     -2: "annular",
     -3: "total",
 }
-
-
-@dataclass(frozen=True)
-class JunoCamScale:
-    """JunoCam instantaneous field of view of one pixel (rad) and where its value came from."""
-
-    ifov_rad: float
-    source: str
 
 
 @dataclass(frozen=True)
@@ -97,27 +87,6 @@ class FlybyGeometry:
         data = asdict(self)
         data["notes"] = list(self.notes)
         return data
-
-
-def junocam_scale() -> JunoCamScale:
-    """JunoCam pixel IFOV = PIXEL_SIZE / FOCAL_LENGTH (both mm), from the kernel pool when the IK
-    (``INS-61500_PIXEL_SIZE``, ``INS-61500_FOCAL_LENGTH``) is loaded, else the published values."""
-    size_key = f"INS{JUNOCAM_ID}_PIXEL_SIZE"
-    focal_key = f"INS{JUNOCAM_ID}_FOCAL_LENGTH"
-    if _pool_has(size_key) and _pool_has(focal_key):
-        size = float(spiceypy.gdpool(size_key, 0, 1)[0])
-        focal = float(spiceypy.gdpool(focal_key, 0, 1)[0])
-        return JunoCamScale(size / focal, f"kernel pool {size_key}={size} / {focal_key}={focal}")
-    return JunoCamScale(
-        PUBLISHED_JUNOCAM_PIXEL_SIZE_MM / PUBLISHED_JUNOCAM_FOCAL_LENGTH_MM,
-        f"published PIXEL_SIZE {PUBLISHED_JUNOCAM_PIXEL_SIZE_MM} mm / FOCAL_LENGTH "
-        f"{PUBLISHED_JUNOCAM_FOCAL_LENGTH_MM} mm (JunoCam IK not loaded)",
-    )
-
-
-def _pool_has(name: str) -> bool:
-    with spiceypy.no_found_check():
-        return bool(spiceypy.dtpool(name)[0])
 
 
 def describe_body(target: int | str) -> BodyGeometry:

@@ -35,7 +35,7 @@ from ioflyby.flyby.geometry import (
     range_rate,
 )
 from ioflyby.spice import (
-    KernelSet,
+    Kernels,
     body_id,
     body_name,
     et_to_utc,
@@ -122,7 +122,7 @@ def _intervals(cell: spiceypy.utils.support_types.SpiceCell) -> list[tuple[float
     return [tuple(spiceypy.wnfetd(cell, i)) for i in range(spiceypy.wncard(cell))]
 
 
-def spk_segment_spans(kernels: KernelSet) -> list[tuple[int, int, float, float]]:
+def spk_segment_spans(kernels: Kernels) -> list[tuple[int, int, float, float]]:
     """(body, center, start ET, stop ET) of every segment in the SPKs that ``kernels`` loaded."""
     spans = []
     for path in kernels.files:
@@ -139,7 +139,7 @@ def spk_segment_spans(kernels: KernelSet) -> list[tuple[int, int, float, float]]
     return spans
 
 
-def body_coverage(kernels: KernelSet, body: int | str) -> list[tuple[float, float]]:
+def body_coverage(kernels: Kernels, body: int | str) -> list[tuple[float, float]]:
     """Intervals (ET) where ``body`` can be placed: its own SPK coverage, plus the spans of
     segments that are given relative to it (a centre needs no data of its own there), merged.
     The SSB (0) is always covered."""
@@ -152,7 +152,7 @@ def body_coverage(kernels: KernelSet, body: int | str) -> list[tuple[float, floa
 
 
 def coverage_split(
-    kernels: KernelSet, bodies: list[int | str], start_et: float, stop_et: float
+    kernels: Kernels, bodies: list[int | str], start_et: float, stop_et: float
 ) -> tuple[list[tuple[float, float]], dict[int, list[tuple[float, float]]]]:
     """Split ``[start_et, stop_et]`` into the part every body's SPK covers and, per body id,
     the sub-intervals that body's SPK does not cover (ET pairs)."""
@@ -198,7 +198,7 @@ def default_step_s(observer: int | str, target: int | str, et: float) -> float:
 
 
 def find_encounters(
-    kernels: KernelSet,
+    kernels: Kernels,
     observer: int | str,
     target: int | str,
     start: float | str,
@@ -212,7 +212,7 @@ def find_encounters(
     """All local minima of the ``observer``–``target`` distance in ``[start, stop]``.
 
     ``start``/``stop`` are ET seconds past J2000 TDB or UTC strings. ``kernels`` is the loaded
-    :class:`KernelSet` (its SPK coverage is checked first). Minima farther than
+    :class:`Kernels` (its SPK coverage is checked first). Minima farther than
     ``max_distance_km`` are dropped. Each encounter carries the full :class:`FlybyGeometry` at
     the refined closest-approach epoch. Raises CoverageError for uncovered parts of the window
     unless ``covered_only``, GeometryError for an empty/reversed window or a bad step.

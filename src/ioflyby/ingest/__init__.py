@@ -14,20 +14,11 @@ from ioflyby.ingest.companding import (
     decompand,
     decompanding_table,
 )
-from ioflyby.ingest.product import (
-    FRAMELET_LINES,
-    FRAMELET_SAMPLES,
-    KNOWN_FILTERS,
-    MAX_LINES,
-    RawProduct,
-)
+from ioflyby.ingest.product import MAX_LINES, RawProduct
 from ioflyby.ingest.readers import read_product
 from ioflyby.ingest.writer import write_product
 
 __all__ = [
-    "FRAMELET_LINES",
-    "FRAMELET_SAMPLES",
-    "KNOWN_FILTERS",
     "KNOWN_MODES",
     "MAX_LINES",
     "SQROOT_MAX_DN",

@@ -22,12 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from ioflyby.camera.junocam import FILTERS, FRAMELET_LINES, FRAMELET_SAMPLES
 from ioflyby.errors import ProductError
 from ioflyby.ingest.companding import KNOWN_MODES, decompand
 
-FRAMELET_LINES = 128
-FRAMELET_SAMPLES = 1648
-KNOWN_FILTERS: tuple[str, ...] = ("BLUE", "GREEN", "RED", "METHANE")
 # Longest image accepted (lines). Real products hold up to a few tens of thousands of lines;
 # the cap keeps a hostile or corrupt header from asking for gigabytes before anything is read.
 MAX_LINES = 65_536
@@ -116,9 +114,9 @@ def parse_filters(metadata: Mapping[str, Any], where: str) -> tuple[str, ...]:
         raise ProductError(f"{where}: FILTER_NAME = {value!r} must be a non-empty list of filter names")
     filters: list[str] = []
     for name in names:
-        if not isinstance(name, str) or name.strip().upper() not in KNOWN_FILTERS:
+        if not isinstance(name, str) or name.strip().upper() not in FILTERS:
             raise ProductError(
-                f"{where}: unknown filter {name!r} in FILTER_NAME (JunoCam filters: {', '.join(KNOWN_FILTERS)})"
+                f"{where}: unknown filter {name!r} in FILTER_NAME (JunoCam filters: {', '.join(FILTERS)})"
             )
         filters.append(name.strip().upper())
     if len(set(filters)) != len(filters):
@@ -201,7 +199,7 @@ class RawProduct:
     def exposure_start_et(self) -> np.ndarray:
         """Nominal exposure starts as ET (s past J2000 TDB): ET(START_TIME) + n * INTERFRAME_DELAY.
 
-        Needs a leapseconds kernel loaded (``ioflyby.spice.KernelSet``); raises KernelError if not.
+        Needs a leapseconds kernel loaded (``ioflyby.spice.Kernels``); raises KernelError if not.
         """
         from ioflyby.spice import utc_to_et
 
@@ -211,10 +209,6 @@ class RawProduct:
     def decompanded(self) -> np.ndarray:
         """Linear 12-bit DN, float32, same shape as ``framelets`` (by SAMPLE_BIT_MODE_ID)."""
         return decompand(self.framelets, self.companding)
-
-    def metadata_dict(self) -> dict[str, Any]:
-        """A plain, JSON-serialisable copy of ``metadata``."""
-        return thaw(self.metadata)
 
 
 def build_product(image: np.ndarray, metadata: Mapping[str, Any], source: Path, where: str) -> RawProduct:

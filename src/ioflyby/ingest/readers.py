@@ -24,13 +24,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ioflyby.camera.junocam import FRAMELET_SAMPLES
 from ioflyby.errors import ProductError
-from ioflyby.ingest.product import (
-    FRAMELET_SAMPLES,
-    MAX_LINES,
-    RawProduct,
-    build_product,
-)
+from ioflyby.ingest.product import MAX_LINES, RawProduct, build_product
 
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_PNG_BYTES = 512 * 1024 * 1024

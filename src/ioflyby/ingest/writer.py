@@ -16,14 +16,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ioflyby.camera.junocam import FRAMELET_LINES, FRAMELET_SAMPLES
 from ioflyby.errors import ProductError
 from ioflyby.fileio import AtomicFiles
-from ioflyby.ingest.product import (
-    FRAMELET_LINES,
-    FRAMELET_SAMPLES,
-    build_product,
-    parse_filters,
-)
+from ioflyby.ingest.product import build_product, parse_filters
 
 _IMAGE_NUMBER = re.compile(r"[A-Z](\d{5})_V\d+$")
 PNG_COMPRESS_LEVEL = 1

@@ -61,17 +61,6 @@ def _gains(samples: Mapping[str, np.ndarray], mode: str | Mapping[str, float], p
     return {name: (top / level if level > 0 else 1.0) for name, level in levels.items()}
 
 
-def white_balance_gains(
-    channels: Mapping[str, np.ndarray], mask: np.ndarray, mode: str | Mapping[str, float] = "auto", percentile: float = 95.0
-) -> dict[str, float]:
-    """Per-channel gains. ``auto``: scale each channel so its ``percentile`` over ``mask`` equals
-    the brightest channel's (bright surfaces come out neutral); ``none``: 1; or explicit gains."""
-    if isinstance(mode, Mapping) or mode == "none":
-        return _gains(dict.fromkeys(channels, np.empty(0)), mode, percentile)
-    cells = _sample_cells(mask)
-    return _gains({name: _sample(values, cells) for name, values in channels.items()}, mode, percentile)
-
-
 def fit_stretch(
     channels: Mapping[str, np.ndarray],
     mask: np.ndarray,

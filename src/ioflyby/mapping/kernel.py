@@ -1,18 +1,13 @@
 """Numba kernels of the inverse reprojection: map cell → surface point → framelet pixel → sample.
 
-The per-point mathematics repeats :meth:`ioflyby.geometry.FrameletPose.surface_to_rays` (light
+The per-point mathematics repeats :meth:`ioflyby.geometry.FrameletPoses.surface_to_rays` (light
 time per point to first order about the centre's, stellar aberration) followed by
 :meth:`ioflyby.camera.JunoCam.ray_to_pixel` (radial distortion), in scalar form so that one
 compiled loop does everything without temporaries; ``tests/test_mapping_reproject.py`` checks it
 against those numpy implementations. Frames: body-fixed (IAU_<TARGET>) for surface points,
 J2000 inside the pose, JUNO_JUNOCAM for rays. Units: km, s, radians, pixels.
 
-Packed pose layout (one row of ``poses`` per framelet, float64):
-    0:3 target position rel. spacecraft (J2000, km)   3:6 target velocity (km/s)
-    6:15 J2000→body rotation (row-major)              15:24 its rate (s⁻¹)
-    24 light time (s)                                 25:28 spacecraft barycentric velocity
-    28:37 camera→J2000 rotation (row-major)           37:40 spacecraft position, body-fixed (km)
-    40:43 Sun direction from the target, body-fixed   43 epoch minus the reference epoch (s)
+Packed pose layout: :meth:`ioflyby.geometry.FrameletPoses.packed` (one row per framelet, float64).
 Packed camera layout: focal length (px), distortion centre x, y (IK pixels), k1, k2.
 """
 
@@ -24,13 +19,19 @@ import numba
 import numpy as np
 from numba import prange
 
+from ioflyby.camera.junocam import (
+    FRAMELET_LINES,
+    IK_PIXEL_ORIGIN_OFFSET,
+    PHOTOACTIVE_FIRST_SAMPLE,
+    PHOTOACTIVE_SAMPLES,
+)
+from ioflyby.geometry import SPEED_OF_LIGHT_KM_S
 from ioflyby.mapping import projections as proj
 
-POSE_WIDTH = 44
-SPEED_OF_LIGHT_KM_S = 299792.458
-FIRST_LINE, LAST_LINE = 0.0, 127.0
-FIRST_SAMPLE, LAST_SAMPLE = 23.0, 1630.0  # photoactive columns (JunoCam IK)
-IK_OFFSET = 0.5
+FIRST_LINE, LAST_LINE = 0.0, float(FRAMELET_LINES - 1)
+FIRST_SAMPLE = float(PHOTOACTIVE_FIRST_SAMPLE)  # photoactive columns
+LAST_SAMPLE = float(PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES - 1)
+IK_OFFSET = IK_PIXEL_ORIGIN_OFFSET
 LIGHT_TIME_ITERATIONS = 3
 
 PHOTOMETRY = {"none": 0, "lambert": 1, "lommel-seeliger": 2, "minnaert": 3}

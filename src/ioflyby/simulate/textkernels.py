@@ -23,6 +23,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ioflyby.camera.junocam import PUBLISHED_FOCAL_LENGTH_MM, PUBLISHED_PIXEL_SIZE_MM
 from ioflyby.fileio import atomic_write_text
 from ioflyby.spice import writers
 
@@ -188,8 +189,8 @@ _IK_BANDS: dict[int, tuple[float, str, tuple[float, ...], tuple[float, ...]]] = 
         0.49067337, -0.11299511, 0.86398596, 0.48553839, -0.18735362, 0.85390345)),
 }
 _IK_COMMON = {
-    "FOCAL_LENGTH": "10.95637",
-    "PIXEL_SIZE": "0.0074",
+    "FOCAL_LENGTH": repr(PUBLISHED_FOCAL_LENGTH_MM),
+    "PIXEL_SIZE": repr(PUBLISHED_PIXEL_SIZE_MM),
     "DISTORTION_K1": "-5.9624209455667325e-08",
     "DISTORTION_K2": "2.7381910042256151e-14",
     "DISTORTION_X": "814.21",
