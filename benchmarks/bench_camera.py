@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ioflyby.camera import FRAMELET_LINES, FRAMELET_SAMPLES, JunoCam
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 KERNELS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kernels"
 N_PIXELS = 17_000_000
@@ -20,7 +20,7 @@ CHUNK = 1 << 21
 
 
 def main() -> None:
-    with KernelSet([KERNELS / "fk/juno_v12.tf", KERNELS / "ik/juno_junocam_v03.ti"]):
+    with Kernels([KERNELS / "fk/juno_v12.tf", KERNELS / "ik/juno_junocam_v03.ti"]):
         camera = JunoCam.from_kernel_pool()
     rng = np.random.default_rng(1)
     samples = rng.uniform(0, FRAMELET_SAMPLES - 1, N_PIXELS)

@@ -1,7 +1,7 @@
 """Benchmark: raw → colour GeoTIFF on a 2048×2048 map for a 27-exposure RGB product.
 
 Builds a digital-twin PJ57 product (27 exposures, BLUE/GREEN/RED) with ``ioflyby.simulate``
-(not timed), then runs ``process_products`` (orthographic, 2048×2048, 16-bit colour GeoTIFF +
+(not timed), then runs ``ioflyby.process`` (orthographic, 2048×2048, 16-bit colour GeoTIFF +
 PNG preview) ``--repeat`` times: the first run loads/compiles the numba kernels; the others are
 warm. Prints seconds per stage of every run, the median of the warm runs, and peak RSS.
 Restricted to 2 CPU cores.
@@ -36,26 +36,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=6)
     args = parser.parse_args()
 
-    from ioflyby.mapping.pipeline import ProcessOptions, process_products
+    from ioflyby.processing import MapSpec, process
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         # The twin is built in a child process so that its memory does not count in the peak RSS.
         code = ("import json, sys; from ioflyby.simulate import PlannedImage, TwinOptions, build_twin; "
                 f"r = build_twin('pj57', sys.argv[1], TwinOptions(images=(PlannedImage(-240.0, n_exposures={args.exposures}),))); "
-                "print(json.dumps({'metakernel': r['metakernel'], 'products': r['products']}))")
+                "print(json.dumps({'metakernel': str(r.metakernel), 'products': [str(p) for p in r.products]}))")
         done = subprocess.run([sys.executable, "-c", code, str(Path(tmp) / "twin")], check=True, capture_output=True, text=True)
         twin = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"twin built in {time.perf_counter() - start:.1f} s (not part of the benchmark)")
         product = twin["products"][0]
-        options = ProcessOptions(projection=args.projection, width=args.width)
+        spec = MapSpec(projection=args.projection, width=args.width)
         if args.projection == "equirectangular":
-            options.width = args.width * 2  # 2048 rows x 4096 columns
+            spec.width = args.width * 2  # 2048 rows x 4096 columns
         print(f"product {Path(product).name}: {args.exposures} exposures x 3 filters; map {args.projection} {args.width} wide")
         warm: list[dict[str, float]] = []
         for run in range(args.repeat):
             start, cpu = time.perf_counter(), time.process_time()
-            result = process_products([product], [twin["metakernel"]], Path(tmp) / f"out{run}", options)
+            result = process([product], [twin["metakernel"]], spec, Path(tmp) / f"out{run}").to_json()
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu
             label = "warm-up (numba load/compile)" if run == 0 else f"run {run}"
             stages = "  ".join(f"{k}={v:.3f}" for k, v in result["seconds"].items())

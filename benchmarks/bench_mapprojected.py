@@ -1,6 +1,6 @@
 """Benchmark/report: our maps of the five real products (pointing solved from the limb, no CK)
 against the JunoCam team's own ``-mapprojected.png``, in the team's convention
-(``ioflyby.pointing.mapprojected``, ``docs/mapprojected.md``). Prints, per product, the
+(``ioflyby.validate.mapprojected``, ``docs/mapprojected.md``). Prints, per product, the
 registration offset (phase correlation, px), the band-pass correlation, the rotation between the
 two (brute force, deg), the pole's position angle from celestial north, the north angle that
 makes the team's night-side cut a solar-incidence contour (with its incidence and spread; 0 =
@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from ioflyby.ingest import read_product
-from ioflyby.mapping.pipeline import ProcessOptions, process_products
-from ioflyby.pointing.compare import compare_with_reference, load_grey
-from ioflyby.pointing.mapprojected import (
+from ioflyby.pointing import solve_loaded
+from ioflyby.processing import MapSpec, process
+from ioflyby.spice import Kernels, utc_to_et
+from ioflyby.validate.mapprojected import (
     night_cut_pixels,
     north_angle_deg,
     process_options,
@@ -30,8 +31,7 @@ from ioflyby.pointing.mapprojected import (
     terminator_turn_deg,
     view_from_label,
 )
-from ioflyby.pointing.solve import pose_source_from_solutions, solve_loaded
-from ioflyby.spice import KernelSet, utc_to_et
+from ioflyby.validate.teammap import compare_with_reference, load_grey
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -56,7 +56,7 @@ def main() -> None:
           f"{'corr':>6s} {'rot deg':>8s} {'cel.N deg':>9s} {'cut n deg':>9s} {'cut inc':>7s} {'spread':>6s}")
     for folder in sorted((DATA / "junocam" / "raw").iterdir()):
         product = read_product(folder)
-        with KernelSet(FILES):
+        with Kernels(FILES):
             began = time.perf_counter()
             solution = solve_loaded(product, prior="search", align=True)
             solve_s = time.perf_counter() - began
@@ -67,10 +67,9 @@ def main() -> None:
         settings = process_options(view)
         if args.projection == "orthographic":
             settings = {"lat": settings["lat"], "lon": settings["lon"], "resolution_km": view.sphere_radius_km / view.disc_radius_px}
-        options = ProcessOptions(projection=args.projection, **settings)
-        result = process_products([folder], FILES, out / product.product_id, options,
-                                  pose_source=pose_source_from_solutions([solution]))
-        ours = resample_geotiff(result["outputs"][0], view)
+        result = process([product], FILES, MapSpec(projection=args.projection, **settings), out / product.product_id,
+                         pointing=[solution])
+        ours = resample_geotiff(result.files["colour"], view)
         if args.keep:
             from PIL import Image
 

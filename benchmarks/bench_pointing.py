@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ioflyby.ingest import read_product
 from ioflyby.pointing import solve_loaded
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--twin", action="store_true", help="also a pj57 twin product (builds the twin first)")
     args = parser.parse_args()
     print(f"{'product':28s} {'start':20s} {'median s':>9s} {'rms px':>7s} {'points':>7s} {'timing ms':>10s}  roll from")
-    with KernelSet(FILES):
+    with Kernels(FILES):
         for folder in sorted((DATA / "junocam" / "raw").iterdir()):
             product = read_product(folder)
             seconds, sol = _time(product, args.repeat, prior="search")
@@ -57,8 +57,8 @@ def main() -> None:
             options = TwinOptions(timing_offset_s=0.015, attitude_error_deg=0.3, official_kernel_dir=KERNELS,
                                   images=(PlannedImage(-480.0),))
             result = build_twin("pj57", Path(tmp) / "twin", options)
-            product = read_product(result["products"][0])
-            with KernelSet([result["metakernel"]]):
+            product = read_product(result.products[0])
+            with Kernels([result.metakernel]):
                 for prior in ("ck", "search"):
                     seconds, sol = _time(product, args.repeat, prior=prior, align=True)
                     print(f"{product.product_id:28s} {sol.start + '+align':20s} {seconds:9.2f} {sol.limb_rms_px:7.3f} "

@@ -17,7 +17,7 @@ import numpy as np
 from ioflyby.camera import JunoCam
 from ioflyby.ingest import write_product
 from ioflyby.simulate import FrameletRenderer, ImagingSpec, build_twin, load_basemap
-from ioflyby.spice import KernelSet, et_to_utc
+from ioflyby.spice import Kernels, et_to_utc
 
 
 def main() -> None:
@@ -25,12 +25,12 @@ def main() -> None:
         began = time.perf_counter()
         result = build_twin("pj57", Path(tmp) / "twin")
         build_s = time.perf_counter() - began
-        truth = result["truth"]
+        truth = result.truth
         print(f"pj57 twin build (kernels + flyby + 3 products + PNG/JSON): {build_s:.2f} s")
         for p in truth["products"]:
             print(f"  {p['product_id']}: render {p['render_seconds']:.2f} s, {p['target_pixels']:,} pixels on Io")
-        out = Path(result["metakernel"]).parent
-        with KernelSet([out / "twin_truth.tm"]):
+        out = result.metakernel.parent
+        with Kernels([result.truth_metakernel]):
             camera = JunoCam.from_kernel_pool()
             renderer = FrameletRenderer(camera, load_basemap())
             rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ import spiceypy
 from ioflyby.camera import FILTERS, FRAMELET_LINES, JunoCam
 from ioflyby.camera.junocam import PHOTOACTIVE_FIRST_SAMPLE, PHOTOACTIVE_SAMPLES
 from ioflyby.errors import GeometryError
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 PJ1_CLOCK = "525560580:87"
 PJ1_LABEL_START_UTC = "2016-08-27T09:00:04.129"
@@ -18,7 +18,7 @@ PJ1_LABEL_START_UTC = "2016-08-27T09:00:04.129"
 @pytest.fixture(scope="module")
 def camera_kernels(kernel_dir):
     files = [kernel_dir / "lsk/naif0012.tls", kernel_dir / "fk/juno_v12.tf", kernel_dir / "ik/juno_junocam_v03.ti"]
-    with KernelSet(files) as kernels:
+    with Kernels(files) as kernels:
         yield kernels
 
 
@@ -112,7 +112,7 @@ def test_framelet_timing_uses_ik_bias_and_delta(camera):
 
 @pytest.fixture(scope="module")
 def pj1_kernels(pj1_kernel_files):
-    with KernelSet(pj1_kernel_files) as kernels:
+    with Kernels(pj1_kernel_files) as kernels:
         yield kernels
 
 

@@ -4,11 +4,11 @@ import pytest
 
 from ioflyby.camera import JunoCam
 from ioflyby.errors import KernelError
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 
 def test_missing_ik_is_a_clear_error(kernel_dir):
-    with KernelSet([kernel_dir / "fk/juno_v12.tf"]):
+    with Kernels([kernel_dir / "fk/juno_v12.tf"]):
         with pytest.raises(KernelError, match="INS-61501_FOCAL_LENGTH"):
             JunoCam.from_kernel_pool(["BLUE"])
 

@@ -27,7 +27,7 @@ import pytest
 import spiceypy
 
 from ioflyby.errors import FetchError
-from ioflyby.spice import KernelSet, fetch_kernels, parse_listing
+from ioflyby.spice import Kernels, fetch_kernels, parse_listing
 from ioflyby.spice.fetch import (
     ListingEntry,
     Window,
@@ -295,7 +295,7 @@ def test_fetch_end_to_end_loads_with_kernelset(server, tmp_path: Path, kernel_di
     # Independent truth: the SPK/CK spans of the source slices, read straight from the shared files.
     source_spk = str(kernel_dir / TREE[EXPECTED[8]])
     spk_start, spk_stop = spiceypy.spkcov(source_spk, -61)
-    with KernelSet([result.metakernel]) as kernels:
+    with Kernels([result.metakernel]) as kernels:
         loaded = [Path(p) for p in kernels.files]
         assert loaded[0] == result.metakernel
         assert [p.resolve() for p in loaded[1:]] == [f.path.resolve() for f in result.files]

@@ -21,13 +21,13 @@ from scipy.optimize import brentq
 
 from ioflyby.errors import CoverageError, GeometryError
 from ioflyby.flyby import find_encounters, flyby_geometry, junocam_scale, timeline
-from ioflyby.flyby.synthetic import (
+from ioflyby.spice import Kernels, write_spk
+from synthetic_flyby import (
     KeplerOrbit,
     fixed_segment,
     kepler_segment,
     linear_segment,
 )
-from ioflyby.spice import KernelSet, write_spk
 
 JUNO_SPK = "spk/spk_pre_220614_221109_220810_jm0450.bsp"
 GM_JUPITER = 126_686_531.9  # km^3/s^2 (BODY599_GM, DE431)
@@ -77,7 +77,7 @@ def dense_minima(obs: str, tgt: str, et0: float, et1: float, grid_s: float = 600
 # -- real Juno 2022 SPK ----------------------------------------------------------------------------
 def test_juno_perijoves_match_dense_sampling(kernel_dir: Path) -> None:
     files = [kernel_dir / "lsk/naif0012.tls", kernel_dir / "pck/pck00010.tpc", kernel_dir / JUNO_SPK]
-    with KernelSet(files) as ks:
+    with Kernels(files) as ks:
         spans = [c for c in ks.spk_coverage() if c.id == -61]
         assert len(spans) == 1
         et0, et1 = spans[0].start_et, spans[0].stop_et
@@ -94,7 +94,7 @@ def test_juno_perijoves_match_dense_sampling(kernel_dir: Path) -> None:
 
 def test_partial_coverage_names_the_gap(kernel_dir: Path) -> None:
     files = [kernel_dir / "lsk/naif0012.tls", kernel_dir / JUNO_SPK]
-    with KernelSet(files) as ks:
+    with Kernels(files) as ks:
         with pytest.raises(CoverageError) as info:
             find_encounters(ks, "JUNO", "JUPITER", "2022-10-01T00:00:00", "2022-12-01T00:00:00")
         message = str(info.value)
@@ -117,7 +117,7 @@ def test_galileo_e6i0032_distance_and_subpoint(kernel_dir: Path) -> None:
     start_time = re.search(r"StartTime\s*=\s*(\S+)", label).group(1)
     assert start_time == "1997-02-19T21:07:27.314"
     files = [kernel_dir / "lsk/naif0012.tls", folder / "pck00009.tpc", *sorted(folder.glob("*.bsp"))]
-    with KernelSet(files):
+    with Kernels(files):
         et = spiceypy.str2et(start_time)
         got = flyby_geometry("GALILEO ORBITER", "IO", et)
         # Independent: Io→Galileo vector in IAU_IO from spkpos, own nearest-point solve.
@@ -150,7 +150,7 @@ def kepler_spk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, KeplerOr
 
 def test_kepler_perijoves_analytic(kepler_spk, kernel_dir: Path) -> None:
     path, orbit, start, stop = kepler_spk
-    with KernelSet([kernel_dir / "lsk/naif0012.tls", kernel_dir / "pck/pck00010.tpc", path]) as ks:
+    with Kernels([kernel_dir / "lsk/naif0012.tls", kernel_dir / "pck/pck00010.tpc", path]) as ks:
         result = find_encounters(ks, "JUNO", "JUPITER", start, stop)
     times = [orbit.tp_et + k * orbit.period_s for k in range(3)]
     assert [e.et for e in result.encounters] == pytest.approx(times, abs=1e-3)
@@ -188,7 +188,7 @@ def test_linear_flyby_closed_form(tmp_path: Path, kernel_dir: Path, phase: float
     ca_dir = np.array([math.cos(math.radians(phase)), math.sin(math.radians(phase)), 0.0])
     spk = _flyby_spk(tmp_path, ca_dir, jupiter_toward_sun)
     files = [kernel_dir / "lsk/naif0012.tls", kernel_dir / "pck/pck00010.tpc", kernel_dir / "ik/juno_junocam_v03.ti", spk]
-    with KernelSet(files) as ks:
+    with Kernels(files) as ks:
         result = find_encounters(ks, -999, "IO", T0 - 3600, T0 + 3600)
         assert len(result.encounters) == 1
         enc = result.encounters[0]
@@ -223,7 +223,7 @@ def test_linear_flyby_closed_form(tmp_path: Path, kernel_dir: Path, phase: float
 
 
 def test_junocam_scale_falls_back_to_published_values(kernel_dir: Path) -> None:
-    with KernelSet([kernel_dir / "lsk/naif0012.tls"]):
+    with Kernels([kernel_dir / "lsk/naif0012.tls"]):
         scale = junocam_scale()
     assert scale.ifov_rad == pytest.approx(0.0074 / 10.95637)
     assert scale.source.startswith("published")
@@ -231,6 +231,6 @@ def test_junocam_scale_falls_back_to_published_values(kernel_dir: Path) -> None:
 
 def test_max_distance_filter(kepler_spk, kernel_dir: Path) -> None:
     path, orbit, start, stop = kepler_spk
-    with KernelSet([kernel_dir / "lsk/naif0012.tls", path]) as ks:
+    with Kernels([kernel_dir / "lsk/naif0012.tls", path]) as ks:
         assert find_encounters(ks, -61, 599, start, stop, max_distance_km=orbit.rp_km - 1).encounters == []
         assert len(find_encounters(ks, -61, 599, start, stop, max_distance_km=orbit.rp_km + 1).encounters) == 3

@@ -18,7 +18,7 @@ import pytest
 
 from ioflyby.flyby import find_encounters
 from ioflyby.flyby.compare import EncounterCase, compare_encounters
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 SCENARIOS = ("pj57", "pj58", "galileo-i32")
 
@@ -43,7 +43,7 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 def test_twin_closest_approach_matches_truth(twin: dict) -> None:
     achieved = twin["truth"]["achieved_ca"]
-    with KernelSet([twin["metakernel"]]) as ks:
+    with Kernels([twin["metakernel"]]) as ks:
         spans = [(c.start_et, c.stop_et) for c in ks.spk_coverage() if c.id == int(twin["observer"])]
         assert spans, f"the twin's kernels hold no SPK for {twin['observer']}"
         start, stop = min(a for a, _ in spans), max(b for _, b in spans)
@@ -57,5 +57,5 @@ def test_twin_compare_page(twin: dict, tmp_path: Path) -> None:
     case = EncounterCase(twin["scenario"], [twin["metakernel"]], twin["observer"], twin["target"])
     result = compare_encounters([case], tmp_path, half_width_s=300, timeline_step_s=10)
     achieved = twin["truth"]["achieved_ca"]
-    assert result["encounters"][0]["altitude_km"] == pytest.approx(achieved["altitude_km"], abs=0.1)
+    assert result.encounters[0]["altitude_km"] == pytest.approx(achieved["altitude_km"], abs=0.1)
     assert (tmp_path / "index.html").exists() and (tmp_path / "ground_track.png").exists()

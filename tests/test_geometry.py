@@ -9,29 +9,29 @@ import spiceypy
 
 from ioflyby.camera import JunoCam
 from ioflyby.geometry import (
+    FrameletPoses,
     framelet_backplanes,
-    framelet_pose,
     intersect_ellipsoid,
     latlon_to_surface,
     limb_distance,
     planetocentric_latlon,
     target_radii,
 )
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 PJ1_START_UTC = "2016-08-27T09:00:04.129"
 
 
 @pytest.fixture(scope="module")
 def pj1(pj1_kernel_files):
-    with KernelSet(pj1_kernel_files):
+    with Kernels(pj1_kernel_files):
         yield JunoCam.from_kernel_pool()
 
 
 def test_intercepts_match_sincpt(pj1):
     camera = pj1
     et = spiceypy.str2et(PJ1_START_UTC) + 3.0  # Jupiter in the METHANE band
-    pose = framelet_pose("JUPITER", et)
+    pose = FrameletPoses.from_spice("JUPITER", [et])[0]
     radii = target_radii("JUPITER")
     lines, samples = np.mgrid[0:128:16, 23:1631:100].astype(float)
     cam_rays = camera.pixel_to_ray("METHANE", samples, lines)
@@ -56,7 +56,7 @@ def test_intercepts_match_sincpt(pj1):
 def test_backplanes_match_spice_illumination(pj1):
     camera = pj1
     et = spiceypy.str2et(PJ1_START_UTC) + 3.0  # Jupiter in the METHANE band
-    pose = framelet_pose("JUPITER", et)
+    pose = FrameletPoses.from_spice("JUPITER", [et])[0]
     radii = target_radii("JUPITER")
     sample, line = np.array([1000.0]), np.array([64.0])
     planes = framelet_backplanes(camera, "METHANE", pose, radii, sample, line)

@@ -1,5 +1,5 @@
 """Reprojection against analytic truth: a spinning JunoCam-like camera flies past a rotating Io
-(``ioflyby.mapping.synthetic``); framelets are rendered through the *geometry* package's
+(``tests/synthetic_mapping.py``); framelets are rendered through the *geometry* package's
 forward mapping (tested against SPICE ``sincpt``), and the map is compared with where PROJ puts
 the known surface features."""
 
@@ -16,8 +16,8 @@ from ioflyby.mapping import kernel
 from ioflyby.mapping.crs import body_crs
 from ioflyby.mapping.grid import equirectangular_grid, orthographic_grid
 from ioflyby.mapping.mosaic import mosaic
-from ioflyby.mapping.reproject import Framelets, pack_camera, pack_pose, reproject
-from ioflyby.mapping.synthetic import (
+from ioflyby.mapping.reproject import Framelets, pack_camera, reproject
+from synthetic_mapping import (
     IO_RADII_KM,
     SyntheticFlyby,
     ik_like_camera,
@@ -34,7 +34,7 @@ SPOT_SIGMA_KM = 12.0
 def scene():
     camera = ik_like_camera()
     flyby = SyntheticFlyby()
-    poses = [p for row in flyby.poses(camera, FILTERS) for p in row]
+    poses = flyby.poses(camera, FILTERS)
     body = body_crs(501, "IO")
     observer = flyby.pose(0.0).observer_km
     sub_lat = math.degrees(math.asin(observer[2] / np.linalg.norm(observer)))
@@ -55,7 +55,7 @@ def test_kernel_matches_geometry_package(scene):
     points = latlon_to_surface(lat, lon, IO_RADII_KM)
     for index in (0, 17, 30):
         pose, name = poses[index], FILTERS[index % 3]
-        ours = kernel.points_to_pixels(pack_pose(pose, pose.et), pack_camera(camera, name), points)
+        ours = kernel.points_to_pixels(pose.packed(float(pose.et))[0], pack_camera(camera, name), points)
         sample, line = camera.ray_to_pixel(name, pose.surface_to_rays(points))
         front = np.isfinite(sample)
         assert np.array_equal(front, np.isfinite(ours[:, 0]))

@@ -14,16 +14,12 @@ import rasterio
 from rasterio.warp import transform
 
 from ioflyby import simulate
-from ioflyby.camera import JunoCam
 from ioflyby.cli import main
-from ioflyby.geometry import target_radii
 from ioflyby.ingest import read_product
 from ioflyby.mapping.crs import body_crs
 from ioflyby.mapping.grid import equirectangular_grid, orthographic_grid
-from ioflyby.mapping.pipeline import _framelets, sub_observer
-from ioflyby.mapping.poses import kernel_poses
-from ioflyby.mapping.reproject import reproject
-from ioflyby.spice import KernelSet
+from ioflyby.observation import Observation
+from ioflyby.spice import Kernels
 
 BLOB_SIGMA_PX = 1.5
 
@@ -33,13 +29,10 @@ def twin(tmp_path_factory):
     out = tmp_path_factory.mktemp("twin") / "pj57"
     options = simulate.TwinOptions(images=(simulate.PlannedImage(-240.0),), truth_pixels=600)
     result = simulate.build_twin("pj57", out, options)
-    product = read_product(result["products"][0])
-    truth = result["truth"]
-    with KernelSet([out / truth["kernels"]["truth_metakernel"]]):
-        camera = JunoCam.from_kernel_pool()
-        radii = target_radii("IO")
-        solution = kernel_poses(product, camera, "IO")
-    return result, product, camera, radii, solution
+    product = read_product(result.products[0])
+    with Kernels([result.truth_metakernel]):
+        observation = Observation(product)
+    return result, product, observation
 
 
 def _blob_framelets(product, pixels):
@@ -55,12 +48,12 @@ def _blob_framelets(product, pixels):
 
 
 def test_surface_points_land_where_truth_says(twin):
-    result, product, camera, radii, solution = twin
+    result, product, observation = twin
     body = body_crs(501, "IO")
-    sub_lat, sub_lon, distance = sub_observer(solution)
-    native_km = (distance - 1821.0) / camera.filter("GREEN").focal_length_px
+    sub_lat, sub_lon, distance = observation.sub_observer
+    native_km = (distance - 1821.0) / observation.camera.filter("GREEN").focal_length_px
     grid = orthographic_grid(body, sub_lat, sub_lon, resolution_km=native_km)
-    pixels = [p for p in result["truth"]["products"][0]["pixels"] if 14 <= p["line"] <= 113 and 30 <= p["sample"] <= 1620]
+    pixels = [p for p in result.truth["products"][0]["pixels"] if 14 <= p["line"] <= 113 and 30 <= p["sample"] <= 1620]
     x, y = transform("IAU_2015:50100", grid.crs, [p["lon_east_deg"] for p in pixels], [p["lat_deg"] for p in pixels])
     col, row = grid.xy_to_cell(np.array(x), np.array(y))
     # Keep blobs that are isolated in the map within their channel (no blending of two blobs).
@@ -70,8 +63,7 @@ def test_surface_points_land_where_truth_says(twin):
         if all(math.hypot(col[i] - col[j], row[i] - row[j]) > 14 for j in same):
             keep.append(i)
     chosen = [pixels[i] for i in keep]
-    framelets = _framelets(product, _blob_framelets(product, chosen), solution)
-    mapped = reproject(framelets, camera, radii, grid, backplanes=True)
+    mapped = observation.map(grid, images=_blob_framelets(product, chosen), backplanes=True)
     errors, emissions, offsets = [], [], {name: [] for name in product.filters}
     for i in keep:
         values = mapped.channels[pixels[i]["filter"]]
@@ -104,12 +96,11 @@ def test_surface_points_land_where_truth_says(twin):
 
 
 def test_equirectangular_correlates_with_basemap(twin):
-    result, product, camera, radii, solution = twin
+    result, product, observation = twin
     body = body_crs(501, "IO")
     grid = equirectangular_grid(body, resolution_km=5.0)
-    mapped = reproject(_framelets(product, product.decompanded(), solution), camera, radii, grid,
-                       photometry="lambert", backplanes=True)
-    basemap = simulate.load_basemap(result["truth"]["basemap"]["path"])
+    mapped = observation.map(grid, photometry="lambert", backplanes=True)
+    basemap = simulate.load_basemap(result.truth["basemap"]["path"])
     lat, lon = np.radians(mapped.backplanes["lat"]), np.radians(mapped.backplanes["lon_east"])
     planes = mapped.backplanes
     lit = mapped.coverage & (planes["incidence"] < 75.0) & (planes["emission"] < 75.0)
@@ -123,9 +114,9 @@ def test_equirectangular_correlates_with_basemap(twin):
 
 def test_cli_geotiff_has_io_crs_and_known_point(twin, tmp_path, capsys):
     result, *_ = twin
-    product_dir = result["products"][0]
+    product_dir = str(result.products[0])
     with pytest.raises(SystemExit) as exit_info:
-        main(["process", product_dir, "--kernels", result["metakernel"], "--projection", "equirectangular",
+        main(["process", product_dir, "--kernels", str(result.metakernel), "--projection", "equirectangular",
               "--width", "1024", "--out", str(tmp_path), "--json", "--backplanes"])
     assert exit_info.value.code in (0, None)
     report = json.loads(capsys.readouterr().out)
@@ -143,7 +134,7 @@ def test_cli_geotiff_has_io_crs_and_known_point(twin, tmp_path, capsys):
             planes.read(planes.descriptions.index("east-positive longitude (deg)") + 1)
         # A truth pixel's lat/lon, located with rasterio's own transform, lands on a covered cell
         # whose lat/lon planes say the same.
-        pixel = result["truth"]["products"][0]["pixels"][0]
+        pixel = result.truth["products"][0]["pixels"][0]
         (x,), (y,) = transform("IAU_2015:50100", planes.crs, [pixel["lon_east_deg"]], [pixel["lat_deg"]])
         r, c = planes.index(x, y)
         assert alpha[r, c] > 0

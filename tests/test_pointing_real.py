@@ -15,7 +15,7 @@ from ioflyby.cli.app import main
 from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import read_product
 from ioflyby.pointing import solve_loaded
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 PRODUCTS = (
     "JNCE_2022186_43C00078_V01",
@@ -29,7 +29,7 @@ PRODUCTS = (
 @pytest.fixture(scope="module")
 def solutions(juno_2022_kernel_files, raw_products_dir):
     out = {}
-    with KernelSet(juno_2022_kernel_files):
+    with Kernels(juno_2022_kernel_files):
         for name in PRODUCTS:
             out[name] = solve_loaded(read_product(raw_products_dir / name), prior="search")
     return out
@@ -60,7 +60,7 @@ def test_pj43_cone_angle_agrees_between_products(solutions, juno_2022_kernel_fil
     """The angle between the spin axis and Jupiter is what the limb fixes even pole-on; three
     PJ43 products (4 minutes) must agree on it."""
     angles = []
-    with KernelSet(juno_2022_kernel_files):
+    with Kernels(juno_2022_kernel_files):
         for name in PRODUCTS[:3]:
             s = solutions[name]
             jupiter, _ = spiceypy.spkpos("JUPITER", s.nominal_start_et, "J2000", "LT+S", "JUNO")
@@ -76,7 +76,7 @@ def test_pj43_roll_from_the_terminator_agrees_with_earth(solutions, juno_2022_ke
     and the axis points at Earth, as Juno's spin axis does outside manoeuvres (Earth direction
     from the SPK, never an input of the solve)."""
     axes = []
-    with KernelSet(juno_2022_kernel_files):
+    with Kernels(juno_2022_kernel_files):
         for name in PRODUCTS[:3]:
             s = solutions[name]
             assert s.roll_source == "terminator"
@@ -106,7 +106,7 @@ def test_implausible_camera_alignment_is_rejected(juno_2022_kernel_files, raw_pr
     which would turn its spin axis 4.8° from Earth; the colour products need 0.3–0.6°. The solver
     refuses it (> 1.5°), solves without, and says so; the axis then points at Earth (independent:
     the Earth direction from the SPK), and a colour product keeps its alignment."""
-    with KernelSet(juno_2022_kernel_files):
+    with Kernels(juno_2022_kernel_files):
         methane = solve_loaded(read_product(raw_products_dir / PRODUCTS[2]), prior="search", align=True)
         colour = solve_loaded(read_product(raw_products_dir / PRODUCTS[1]), prior="search", align=True)
         earth, _ = spiceypy.spkpos("EARTH", methane.nominal_start_et, "J2000", "LT+S", "JUNO")
@@ -132,7 +132,7 @@ def test_cli_writes_a_ck_spiceypy_reads(juno_2022_kernel_files, raw_products_dir
     assert result["limb_rms_px"] <= 1.0
     assert json.loads((tmp_path / f"{name}_pointing.json").read_text())["ck"] == result["ck"]
     product = read_product(raw_products_dir / name)
-    with KernelSet(juno_2022_kernel_files + [result["ck"]]):
+    with Kernels(juno_2022_kernel_files + [result["ck"]]):
         ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
         # An independent reader: spiceypy through the FK chain JUNO_JUNOCAM → JUNO_SPACECRAFT → CK.
         ra, dec, rate = result["spin_axis_ra_deg"], result["spin_axis_dec_deg"], result["spin_rate_rpm"]
@@ -162,7 +162,7 @@ def test_product_without_limb_is_a_pointing_error(juno_2022_kernel_files, raw_pr
 
     product = read_product(raw_products_dir / PRODUCTS[0])
     dark = replace(product, framelets=np.zeros_like(product.framelets))
-    with KernelSet(juno_2022_kernel_files), pytest.raises(PointingError, match="limb"):
+    with Kernels(juno_2022_kernel_files), pytest.raises(PointingError, match="limb"):
         solve_loaded(dark, prior="search")
 
 

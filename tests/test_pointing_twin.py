@@ -25,7 +25,7 @@ from ioflyby.camera import JunoCam
 from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import read_product
 from ioflyby.pointing import solve_loaded, write_ck
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 TIMING_OFFSET_S = 0.015
 ATTITUDE_ERROR_DEG = 0.3
@@ -55,14 +55,14 @@ def _solve_twin(root, truth, prior: str):
     """The twin's (only) product and its pointing solved from ``prior``, with the alignment,
     the nominal kernels loaded."""
     product = read_product(root / truth["products"][0]["dir"])
-    with KernelSet([root / "twin.tm"]):
+    with Kernels([root / "twin.tm"]):
         return product, solve_loaded(product, prior=prior, align=True)
 
 
 def _pointing_errors(root, truth, solution, product):
     """Across-line-of-sight and roll errors (deg) of the solved camera pointing at the nominal
     epochs of framelets holding limb points, against the truth CK at the true epochs."""
-    with KernelSet([root / "twin_truth.tm"]):
+    with Kernels([root / "twin_truth.tm"]):
         ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
         across, roll = [], []
         for row in solution.per_framelet:
@@ -138,12 +138,12 @@ def test_written_ck_reproduces_the_solved_camera_pointing_through_the_fk(twin, c
     root, _ = twin
     product, solution = ck_solution
     assert np.degrees(np.hypot(*solution.attitude.alignment)) > 0.15
-    with KernelSet([root / "twin.tm"]):
+    with Kernels([root / "twin.tm"]):
         info = write_ck(solution, tmp_path / "solved.bc")
         # Loaded after the twin's nominal CK, so it takes precedence; with the SCLK it was
         # encoded with when the loaded one could not (the writer unloads that one again).
         extra = [tmp_path / "solved.bc", *([info["sclk"]] if info["sclk"] else [])]
-        with KernelSet(extra):
+        with Kernels(extra):
             ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
             errors = []
             for et in np.linspace(ets.min(), ets.max(), 25):

@@ -35,7 +35,7 @@ from ioflyby.simulate import (
 )
 from ioflyby.simulate import textkernels as tk
 from ioflyby.simulate.render import FrameletRenderer, planck_radiance
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 TIMING_OFFSET_S = 0.23
 ATTITUDE_ERROR_DEG = 0.05
@@ -61,7 +61,7 @@ def small_twin(request, tmp_path_factory) -> dict:
     galileo-i32 uses the project-written FK/IK (the no-external-file path of the demo)."""
     out = tmp_path_factory.mktemp(request.param) / "twin"
     options = TwinOptions(images=(PlannedImage(-300.0, n_exposures=2),), use_official_fk_ik=request.param == "pj58")
-    return build_twin(request.param, out, options)
+    return build_twin(request.param, out, options).to_json()
 
 
 def test_cli_contract_and_files(pj57):
@@ -104,7 +104,7 @@ def test_products_read_like_real_ones(pj57, raw_products_dir):
 
 def _independent_ca(metakernel: str, target: str, ca_et: float) -> tuple[float, float, float]:
     """C/A by SPICE GF (local minimum of distance) and nearpt altitude/latitude: no project code."""
-    with KernelSet([metakernel]):
+    with Kernels([metakernel]):
         window = spiceypy.cell_double(2)
         spiceypy.wninsd(ca_et - 600.0, ca_et + 600.0, window)
         result = spiceypy.cell_double(200)
@@ -121,7 +121,7 @@ def _independent_ca(metakernel: str, target: str, ca_et: float) -> tuple[float, 
 def _check_ca(result: dict) -> None:
     truth = result["truth"]
     requested = truth["requested_ca"]
-    with KernelSet([result["metakernel"]]):
+    with Kernels([result["metakernel"]]):
         ca_et = spiceypy.str2et(requested["time_utc"])
     t, altitude, latitude = _independent_ca(result["metakernel"], truth["target"], ca_et)
     assert abs(t - ca_et) <= 0.05
@@ -167,7 +167,7 @@ def _surface_point(lat_deg: float, lon_deg: float, radii: np.ndarray) -> np.ndar
 def test_render_truth_matches_sincpt(pj57):
     out = Path(pj57["metakernel"]).parent
     checked = 0
-    with KernelSet([out / "twin_truth.tm"]):
+    with Kernels([out / "twin_truth.tm"]):
         radii = np.asarray(spiceypy.bodvrd("IO", "RADII", 3)[1])
         for product, folder in zip(pj57["truth"]["products"], pj57["products"]):
             meta = json.loads(next(Path(folder).glob("*-Metadata.json")).read_text())
@@ -196,10 +196,10 @@ def test_injected_attitude_error_and_timing(pj57):
     out = Path(pj57["metakernel"]).parent
     product = pj57["truth"]["products"][0]
     et = product["true_start_et"] + 1.0
-    with KernelSet([out / "twin.tm"]):
+    with Kernels([out / "twin.tm"]):
         nominal = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et))
         label_et = spiceypy.str2et(product["label_start_utc"])
-    with KernelSet([out / "twin_truth.tm"]):
+    with Kernels([out / "twin_truth.tm"]):
         true = np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", et))
     relative = nominal.T @ true  # R(axis_sc, angle)
     angle = math.degrees(math.acos((np.trace(relative) - 1) / 2))
@@ -224,7 +224,7 @@ def test_hot_spot_lands_on_its_pixel(pj57):
     from ioflyby.camera import JunoCam
     from ioflyby.simulate import load_basemap
 
-    with KernelSet([out / "twin_truth.tm"]):
+    with Kernels([out / "twin_truth.tm"]):
         camera = JunoCam.from_kernel_pool()
         basemap = load_basemap()
         plain = FrameletRenderer(camera, basemap).signal(pixel["filter"], pixel["et"], 3)[0]
@@ -238,10 +238,10 @@ def test_hot_spot_lands_on_its_pixel(pj57):
 def test_unreachable_latitude_and_busy_output(tmp_path):
     kdir = tmp_path / "k"
     lsk, pck = tk.write_lsk(kdir / "a.tls"), tk.write_pck(kdir / "a.tpc")
-    with KernelSet([lsk, pck]):
+    with Kernels([lsk, pck]):
         et = spiceypy.str2et("2023-12-30T08:36:00")
         spk = write_ephemeris_spk(kdir / "e.bsp", et - 7200, et + 7200)
-    with KernelSet([lsk, pck, spk]):
+    with Kernels([lsk, pck, spk]):
         orbit = JovianOrbit(75000.0, 35.0, 90.0)
         with pytest.raises(ScenarioError, match="not reachable"):
             design_flyby("IO", "2023-12-30T08:36:00", 1500.0, 85.0, orbit=orbit)

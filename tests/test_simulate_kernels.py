@@ -23,7 +23,7 @@ from ioflyby.simulate import (
     write_ephemeris_spk,
 )
 from ioflyby.simulate import textkernels as tk
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 JUNOCAM_IDS = (-61500, -61501, -61502, -61503, -61504)
 IK_KEYS = ("FOCAL_LENGTH", "PIXEL_SIZE", "DISTORTION_K1", "DISTORTION_K2", "DISTORTION_X", "DISTORTION_Y",
@@ -45,7 +45,7 @@ def _ik_values() -> dict[str, list[float]]:
 
 def _rays_and_mount(lsk: Path, fk: Path, ik: Path) -> tuple[dict, np.ndarray, dict]:
     samples, lines = np.meshgrid(np.linspace(0, 1647, 23), np.linspace(0, 127, 7))
-    with KernelSet([lsk, fk, ik]):
+    with Kernels([lsk, fk, ik]):
         camera = JunoCam.from_kernel_pool()
         rays = {f: camera.pixel_to_ray(f, samples, lines) for f in ("METHANE", "BLUE", "GREEN", "RED")}
         mount = np.asarray(spiceypy.pxform("JUNO_JUNOCAM", "JUNO_SPACECRAFT", 0.0))
@@ -68,7 +68,7 @@ def test_written_lsk_and_pck_match_naif(written, kernel_dir):
     utcs = ["1996-06-30T23:59:59", "2001-10-16T01:23:20", "2016-12-31T23:59:60.5", "2017-01-01T00:00:00", "2024-02-03T17:48:35"]
 
     def sample(lsk, pck):
-        with KernelSet([lsk, pck]):
+        with Kernels([lsk, pck]):
             ets = [spiceypy.str2et(u) for u in utcs]
             rot = [np.asarray(spiceypy.pxform(f, "J2000", ets[-1])) for f in ("IAU_IO", "IAU_JUPITER", "IAU_EUROPA")]
             radii = [list(spiceypy.bodvrd(b, "RADII", 3)[1]) for b in ("IO", "JUPITER", "GANYMEDE")]
@@ -86,9 +86,9 @@ def test_written_sclk_has_juno_format(written, kernel_dir):
     def fmt():
         return [list(spiceypy.gdpool(k, 0, 10)) for k in ("SCLK01_N_FIELDS_61", "SCLK01_MODULI_61", "SCLK01_TIME_SYSTEM_61")]
 
-    with KernelSet([kernel_dir / "sclk" / "jno_sclkscet_00090.tsc"]):
+    with Kernels([kernel_dir / "sclk" / "jno_sclkscet_00090.tsc"]):
         real = fmt()
-    with KernelSet([written["lsk"], written["sclk"]]):
+    with Kernels([written["lsk"], written["sclk"]]):
         assert fmt() == real
         et = spiceypy.str2et("2023-12-30T08:36:00")
         ticks = spiceypy.sce2c(-61, et)
@@ -101,14 +101,14 @@ def test_ephemeris_against_jpl_io(tmp_path, written, kernel_dir):
     """Io wrt Jupiter barycentre and Jupiter wrt Sun vs JPL (real 1997 Galileo-era SPK slices)."""
     slices = kernel_dir / "galileo_1997_io_slices"
     for name in ("gllssi2isisAle1_0.bsp", "gllssi2isisAle1_1.bsp"):
-        with KernelSet([slices / name]):
+        with Kernels([slices / name]):
             cover = spiceypy.spkcov(str(slices / name), 501)
             et = cover[0] + 1.0
             io_ref = np.asarray(spiceypy.spkgeo(501, et, "J2000", 5)[0])
             jup_ref = np.asarray(spiceypy.spkgeo(5, et, "J2000", 10)[0])
-        with KernelSet([written["lsk"], written["pck"]]):
+        with Kernels([written["lsk"], written["pck"]]):
             spk = write_ephemeris_spk(tmp_path / f"{name}.eph.bsp", et - 7200, et + 7200)
-        with KernelSet([written["lsk"], spk]):
+        with Kernels([written["lsk"], spk]):
             io = np.asarray(spiceypy.spkgeo(501, et, "J2000", 5)[0])
             jup = np.asarray(spiceypy.spkgeo(5, et, "J2000", 10)[0])
         assert np.linalg.norm(io[:3] - io_ref[:3]) < 150.0  # measured 66-67 km
@@ -129,7 +129,7 @@ def test_ck_reproduces_spin_model(tmp_path, written, error_axis):
     at every epoch, whether the error axis is across the spin axis (alignment), along it (phase)
     or mixed."""
     spin_axis = np.array([0.3, -0.4, 0.866]) / np.linalg.norm([0.3, -0.4, 0.866])
-    with KernelSet([written["lsk"], written["sclk"], written["fk"]]):
+    with Kernels([written["lsk"], written["sclk"], written["fk"]]):
         et0 = spiceypy.str2et("2024-02-03T17:48:35")
         nominal = nominal_attitude(spin_axis, et0, 2.0, np.eye(3), math.radians(37.0))
         truth = with_attitude_error(nominal, error_axis, 0.2)
@@ -138,7 +138,7 @@ def test_ck_reproduces_spin_model(tmp_path, written, error_axis):
         times = et0 + np.random.default_rng(3).uniform(-99, 99, 10)
         read = {}
         for name, ck, model in (("nominal", nominal_ck, nominal), ("truth", truth_ck, truth)):
-            with KernelSet([ck]):
+            with Kernels([ck]):
                 read[name] = [np.asarray(spiceypy.pxform("JUNO_SPACECRAFT", "J2000", t)) for t in times]
                 for t, from_ck in zip(times, read[name]):
                     assert np.abs(from_ck - model.spacecraft_to_j2000(t, with_alignment=True)).max() < 1e-9

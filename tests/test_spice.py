@@ -1,4 +1,4 @@
-"""KernelSet: loading, coverage reports, errors; the `ioflyby kernels check` CLI."""
+"""Kernels: loading, coverage reports, errors; the `ioflyby kernels check` CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import spiceypy
 
 from ioflyby.errors import CoverageError, KernelError
-from ioflyby.spice import KernelSet, utc_to_et
+from ioflyby.spice import Kernels, utc_to_et
 
 JUNO_SPK_2022 = "spk/spk_pre_220614_221109_220810_jm0450.bsp"
 
@@ -27,7 +27,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_spk_coverage_matches_spkcov(kernel_dir):
     spk = kernel_dir / JUNO_SPK_2022
-    with KernelSet([kernel_dir / "lsk/naif0012.tls", spk]) as kernels:
+    with Kernels([kernel_dir / "lsk/naif0012.tls", spk]) as kernels:
         coverage = {c.id: c for c in kernels.spk_coverage()}
     # Independent: read the same file's coverage with raw spiceypy calls.
     cell = spiceypy.cell_double(100)
@@ -40,8 +40,8 @@ def test_spk_coverage_matches_spkcov(kernel_dir):
 def test_kernelset_unloads_only_its_files(kernel_dir):
     lsk = kernel_dir / "lsk/naif0012.tls"
     before = spiceypy.ktotal("ALL")
-    with KernelSet([lsk]):
-        with KernelSet([lsk, kernel_dir / "fk/juno_v12.tf"]):
+    with Kernels([lsk]):
+        with Kernels([lsk, kernel_dir / "fk/juno_v12.tf"]):
             assert spiceypy.ktotal("ALL") == before + 3
         assert spiceypy.ktotal("ALL") == before + 1
         utc_to_et("2023-12-30T08:36:00")  # the outer set's LSK is still there
@@ -57,7 +57,7 @@ def test_metakernel_members_are_loaded_and_reported(kernel_dir, tmp_path):
         "  '$K/fk/juno_v12.tf', '$K/pj1_image_slices/juno_sc_rec_160821_160827_v01_0_sliced_-61000.bc' )\n"
         "\\begintext\n"
     )
-    with KernelSet([mk]) as kernels:
+    with Kernels([mk]) as kernels:
         report = kernels.report()
     kinds = [k["kind"] for k in report["text_kernels"]]
     assert kinds == ["MK", "LSK", "SCLK", "FK"]
@@ -69,7 +69,7 @@ def test_metakernel_members_are_loaded_and_reported(kernel_dir, tmp_path):
 
 def test_ck_without_sclk_is_reported_as_problem(kernel_dir):
     ck = kernel_dir / "pj1_image_slices/juno_sc_rec_160821_160827_v01_0_sliced_-61000.bc"
-    with KernelSet([kernel_dir / "lsk/naif0012.tls", ck]) as kernels:
+    with Kernels([kernel_dir / "lsk/naif0012.tls", ck]) as kernels:
         problems = kernels.problems()
         assert kernels.ck_coverage() == []
     assert any("SCLK -61" in p for p in problems)
@@ -77,7 +77,7 @@ def test_ck_without_sclk_is_reported_as_problem(kernel_dir):
 
 def test_require_spk_names_body_time_and_loaded_files(kernel_dir):
     spk = kernel_dir / JUNO_SPK_2022
-    with KernelSet([kernel_dir / "lsk/naif0012.tls", spk]) as kernels:
+    with Kernels([kernel_dir / "lsk/naif0012.tls", spk]) as kernels:
         et = utc_to_et("2023-12-30T08:36:00")
         with pytest.raises(CoverageError) as info:
             kernels.require_spk("IO", et)
@@ -92,7 +92,7 @@ def test_corrupt_kernel_is_kernel_error(tmp_path, content):
     bad.write_bytes(content)
     before = spiceypy.ktotal("ALL")
     with pytest.raises(KernelError, match="bad.bsp"):
-        KernelSet([bad]).load()
+        Kernels([bad]).load()
     assert spiceypy.ktotal("ALL") == before
 
 
@@ -100,7 +100,7 @@ def test_truncated_spk_is_kernel_error(kernel_dir, tmp_path):
     truncated = tmp_path / "truncated.bsp"
     truncated.write_bytes((kernel_dir / JUNO_SPK_2022).read_bytes()[:5000])
     with pytest.raises(KernelError, match="truncated"):
-        KernelSet([truncated]).load()
+        Kernels([truncated]).load()
 
 
 def test_cli_kernels_check_json_lists_juno(kernel_dir):

@@ -16,7 +16,7 @@ import spiceypy
 from ioflyby.errors import IoflybyError
 from ioflyby.geometry.spin import SpinAttitude, split_about_z
 from ioflyby.simulate import textkernels as tk
-from ioflyby.spice import KernelSet, SpkSegment, write_ck, write_sclk, write_spk
+from ioflyby.spice import Kernels, SpkSegment, write_ck, write_sclk, write_spk
 
 
 def _rodrigues(vector: np.ndarray) -> np.ndarray:
@@ -40,7 +40,7 @@ def test_spk_chunks_share_boundaries_and_read_back(tmp_path):
     states = np.hstack([r0 + np.outer(epochs - epochs[0], v), np.tile(v, (len(epochs), 1))])
     path = write_spk(tmp_path / "line.bsp", [SpkSegment(-999, 399, epochs, states)], "line")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["line.bsp"]
-    with KernelSet([path]):
+    with Kernels([path]):
         for et in (epochs[0], epochs[9_999], epochs[9_999] + 0.7, epochs[19_998] - 1.3, epochs[-1]):
             state = np.asarray(spiceypy.spkgeo(-999, float(et), "J2000", 399)[0])
             assert state[:3] == pytest.approx(r0 + (et - epochs[0]) * v, abs=1e-6)
@@ -75,7 +75,7 @@ def test_ck_failure_while_writing_leaves_nothing(tmp_path):
     sclk = write_sclk(tmp_path / "k" / "t.tsc", 0.0, "test clock", clock_id=-61)
     out = tmp_path / "out"
     out.mkdir()
-    with KernelSet([lsk, sclk]), pytest.raises(IoflybyError, match="writing the CK .*x.bc"):
+    with Kernels([lsk, sclk]), pytest.raises(IoflybyError, match="writing the CK .*x.bc"):
         write_ck(out / "x.bc", np.array([5.0, 1.0]), np.stack([np.eye(3)] * 2), np.zeros(3))  # times decrease
     assert list(out.iterdir()) == []
 
@@ -84,7 +84,7 @@ def test_ck_failure_while_writing_leaves_nothing(tmp_path):
 def test_sclk_counts_seconds_of_its_time_system(tmp_path, time_system):
     lsk = tk.write_lsk(tmp_path / "t.tls")
     path = write_sclk(tmp_path / "c.tsc", 7.0e8, "test clock", clock_id=-998, time_system=time_system)
-    with KernelSet([lsk, path]):
+    with Kernels([lsk, path]):
         for et in (7.0e8 + 10.0, 7.5e8 + 0.3):
             seconds = et if time_system == "TDB" else spiceypy.unitim(et, "TDB", "TDT")
             assert spiceypy.sce2c(-998, et) == pytest.approx((seconds - 7.0e8) * 256, abs=1e-3)

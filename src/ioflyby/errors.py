@@ -16,6 +16,18 @@ class CoverageError(KernelError):
     """The loaded kernels hold no data for a body, frame or instrument at the requested time."""
 
 
+class MissingAttitudeError(CoverageError):
+    """No attitude kernel (CK) covers a product: its pointing must be solved from the image.
+
+    ``product_id`` and ``reason`` (the SPICE error) let a caller word its own advice.
+    """
+
+    def __init__(self, product_id: str, reason: str, advice: str):
+        super().__init__(f"{product_id}: {reason} — without an attitude kernel (CK) for the image time, {advice}")
+        self.product_id = product_id
+        self.reason = reason
+
+
 class ProductError(IoflybyError):
     """A raw product (PNG + JSON, zip, PDS3 EDR) is malformed or inconsistent."""
 

@@ -13,7 +13,7 @@ from ioflyby.cli.output import console, emit, progress
 from ioflyby.flyby import find_encounters, timeline
 from ioflyby.flyby.compare import EncounterCase, compare_encounters
 from ioflyby.flyby.geometry import DEFAULT_ABCORR
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 
 flyby_app = typer.Typer(
     help=(
@@ -107,7 +107,7 @@ def search(
             "(or use `ioflyby flyby compare`)",
             param_hint=", ".join(missing),
         )
-    with KernelSet(_kernel_paths(kernels)) as kernel_set:
+    with Kernels(_kernel_paths(kernels)) as kernel_set:
         result = find_encounters(
             kernel_set, observer, target, start, stop,
             step_s=step_s, max_distance_km=max_distance_km, abcorr=abcorr, covered_only=covered_only,
@@ -179,7 +179,7 @@ def compare(
             cases, out, half_width_s, timeline_step_s, step_s, max_distance_km, abcorr,
             on_case=lambda _label: bar.advance(task),
         )
-    emit(result, as_json, _print_comparison)
+    emit(result.to_json(), as_json, _print_comparison)
 
 
 def _print_comparison(result: dict) -> None:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit, progress
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
 from ioflyby.spice.fetch import DEFAULT_BASE_URL, DEFAULT_PLANETS, fetch_kernels
 
 kernels_app = typer.Typer(help="Inspect and fetch SPICE kernels.", no_args_is_help=True)
@@ -47,7 +47,7 @@ def check(
 ) -> None:
     """Load kernels and report SPK coverage per body, CK coverage per frame, text kernels and
     likely problems (no LSK, a CK without its SCLK). A missing or corrupt file exits 2."""
-    with KernelSet(kernels) as kernel_set:
+    with Kernels(kernels) as kernel_set:
         report = kernel_set.report()
     emit(report, as_json, _print_report)
 

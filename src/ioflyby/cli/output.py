@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -15,6 +17,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from ioflyby.errors import IoflybyError
 
 console = Console()
 
@@ -53,3 +57,18 @@ def progress(disable: bool = False) -> Progress:
         disable=disable,
         transient=False,
     )
+
+
+@contextmanager
+def flag_names(flags: Mapping[str, str]) -> Iterator[None]:
+    """Let library errors raised inside the block name this verb's flags: each key of ``flags``
+    (a library parameter, e.g. ``resolution_km``) found as a whole word in the message becomes
+    its value (``--resolution-km``)."""
+    try:
+        yield
+    except IoflybyError as exc:
+        text = str(exc)
+        for name, flag in flags.items():
+            text = re.sub(rf"(?<![\w-]){re.escape(name)}(?!\w)", flag, text)
+        exc.args = (text,)
+        raise

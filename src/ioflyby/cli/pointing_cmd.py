@@ -72,14 +72,14 @@ def pointing(
     epochs) and a JSON report with residuals per framelet and per filter."""
     from ioflyby.ingest import read_product
     from ioflyby.pointing import solve_loaded, write_outputs
-    from ioflyby.spice import KernelSet
+    from ioflyby.spice import Kernels
 
     if prior not in PRIORS:
         raise PointingError(f"--prior {prior!r}: use one of {', '.join(PRIORS)}")
     raw = read_product(product)
-    with KernelSet(kernels):
+    with Kernels(kernels):
         with console.status("solving pointing from the limb", spinner="dots") if not as_json else nullcontext():
             solution = solve_loaded(raw, prior=prior, align=align)
         result = write_outputs(solution, out)
-    emit(result, as_json, _print_result)
+    emit(result.to_json(), as_json, _print_result)
 

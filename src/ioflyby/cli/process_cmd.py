@@ -8,10 +8,11 @@ import typer
 from rich.table import Table
 
 from ioflyby.cli.app import app
-from ioflyby.cli.output import console, emit, progress
+from ioflyby.cli.output import console, emit, flag_names, progress
 from ioflyby.errors import GeometryError
 
 STAGES = ("read", "calibrate", "geometry", "reproject", "colour", "write")
+PROCESS_FLAGS = {"pointing='solve'": "--solve-pointing", "resolution_km": "--resolution-km", "width": "--width"}
 
 
 def _pair(text: str | None, what: str) -> tuple[float, float] | None:
@@ -86,13 +87,11 @@ def process(
     matching and feathered seams) and write a colour GeoTIFF (IAU CRS), a PNG preview and,
     optionally, backplanes and linear channels. Map coordinates: planetocentric latitude,
     east-positive longitude."""
-    from ioflyby.mapping.pipeline import ProcessOptions, process_products
-    from ioflyby.mapping.poses import kernel_poses
-    from ioflyby.pointing.solve import solved_pose_source
+    from ioflyby.processing import MapSpec, process
 
     if pole not in (None, "north", "south"):
         raise GeometryError(f"--pole must be north or south, got {pole!r}")
-    options = ProcessOptions(
+    spec = MapSpec(
         projection=projection, target=target, lat=lat, lon=lon, lat_range=_pair(lat_range, "--lat-range"),
         lon_range=_pair(lon_range, "--lon-range"), north=None if pole is None else pole == "north",
         edge_lat=edge_lat, altitude_km=altitude_km, resolution_km=resolution_km, width=width,
@@ -100,13 +99,14 @@ def process(
         stretch=_pair(stretch, "--stretch"), gamma=gamma, bits=bits, backplanes=backplanes, science=science,
         calibration_dir=calibration,
     )
-    pose_source = solved_pose_source(prior=pointing_prior, align=True) if solve_pointing else kernel_poses
     with progress(disable=as_json) as bar:
         task = bar.add_task("process", total=len(STAGES))
 
         def on_stage(name: str) -> None:
             bar.update(task, completed=STAGES.index(name), description=name)
 
-        result = process_products(products, kernels, out, options, pose_source=pose_source, on_stage=on_stage)
+        with flag_names(PROCESS_FLAGS):
+            result = process(products, kernels, spec, out, pointing="solve" if solve_pointing else "kernels",
+                             pointing_prior=pointing_prior, on_stage=on_stage)
         bar.update(task, completed=len(STAGES), description="done")
-    emit(result, as_json, _print)
+    emit(result.to_json(), as_json, _print)

@@ -83,4 +83,4 @@ def simulate(
             bar.update(task, description=stage, completed=done, total=total)
 
         result = build_twin(scenario, out, options, overwrite=overwrite, progress=report)
-    emit(result, as_json, _print_result)
+    emit(result.to_json(), as_json, _print_result)

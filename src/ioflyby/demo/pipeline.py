@@ -19,25 +19,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ioflyby.demo.accuracy import basemap_correlation, pointing_errors
 from ioflyby.errors import IoflybyError
-from ioflyby.flyby.compare import EncounterCase, compare_encounters
+from ioflyby.flyby.compare import EncounterCase, EncounterComparison, compare_encounters
 from ioflyby.ingest import RawProduct, read_product
-from ioflyby.mapping.pipeline import ProcessOptions, process_products
-from ioflyby.pointing.solve import (
-    PointingSolution,
-    pose_source_from_solutions,
-    solve_loaded,
-)
+from ioflyby.observation import Observation, solve_pointing
+from ioflyby.pointing import PointingSolution
+from ioflyby.processing import MapSpec, ProcessResult, process
 from ioflyby.report import Report
 from ioflyby.simulate import (
     PlannedImage,
+    Twin,
     TwinOptions,
     build_twin,
     get_scenario,
     load_basemap,
 )
-from ioflyby.spice import KernelSet
+from ioflyby.spice import Kernels
+from ioflyby.validate.twin import basemap_correlation, pointing_errors
 
 INJECTED_TIMING_OFFSET_S = 0.015
 INJECTED_ATTITUDE_ERROR_DEG = 0.3
@@ -128,23 +126,21 @@ def _run_stages(out: Path, settings: DemoSettings, announce: Callable[[str, int,
             name: build_twin(name, out / "twin" / name, _twin_options(settings, ()))
             for name in settings.comparisons
         }
-    truth = twin["truth"]
-    root = Path(twin["metakernel"]).parent
     with stages.stage("read"):
-        products = [read_product(p) for p in twin["products"]]
-    with stages.stage("pointing"), KernelSet([root / "twin.tm"]):
-        solutions = [solve_loaded(p, prior="ck", align=True) for p in products]
+        products = [read_product(p) for p in twin.products]
+    with stages.stage("pointing"), Kernels([twin.metakernel]):
+        solutions = [solve_pointing(Observation(p), prior="ck", align=True) for p in products]
     with stages.stage("maps"):
         nearest_ca = min(range(len(products)), key=lambda i: abs(scenario.images[i].offset_s))
-        maps = _make_maps(products, solutions, nearest_ca, root / "twin.tm", out / "maps", settings)
+        maps = _make_maps(products, solutions, nearest_ca, twin.metakernel, out / "maps", settings)
     with stages.stage("flyby"):
-        cases = [EncounterCase(scenario.name, [root / "twin.tm"], "JUNO", scenario.target)] + [
-            EncounterCase(name, [Path(t["metakernel"])], "JUNO", get_scenario(name).target)
+        cases = [EncounterCase(scenario.name, [twin.metakernel], "JUNO", scenario.target)] + [
+            EncounterCase(name, [t.metakernel], "JUNO", get_scenario(name).target)
             for name, t in comparison_twins.items()
         ]
         flyby = compare_encounters(cases, out / "flyby", half_width_s=FLYBY_HALF_WIDTH_S)
     with stages.stage("accuracy"):
-        accuracy = _accuracy(products, solutions, maps, flyby, truth, root)
+        accuracy = _accuracy(products, solutions, maps, flyby, twin)
     with stages.stage("report"):
         summary = _summary(scenario.name, flyby, accuracy, products, maps)
         report = _write_report(out, scenario, summary, accuracy, flyby, maps, products, stages.seconds)
@@ -171,56 +167,46 @@ def _make_maps(
     metakernel: Path,
     out: Path,
     settings: DemoSettings,
-) -> dict[str, dict]:
+) -> dict[str, ProcessResult]:
     """Orthographic colour and perspective view of the image planned nearest C/A (index
     ``nearest_ca``), and a global mosaic of all products."""
-    pose_source = pose_source_from_solutions(solutions)
     closest = [nearest_ca]
     checked = {"science": True, "backplanes": True}  # linear bands + lat/lon for the accuracy check
     jobs = {
-        "orthographic": (closest, ProcessOptions(projection="orthographic", width=settings.map_width, **checked)),
+        "orthographic": (closest, MapSpec(projection="orthographic", width=settings.map_width, **checked)),
         "mosaic": (
             range(len(products)),
-            ProcessOptions(
+            MapSpec(
                 projection="equirectangular", resolution_km=settings.mosaic_resolution_km, photometry="lambert",
                 **checked,
             ),
         ),
-        "perspective": (closest, ProcessOptions(projection="perspective", width=settings.map_width, **checked)),
+        "perspective": (closest, MapSpec(projection="perspective", width=settings.map_width, **checked)),
     }
     return {
-        name: process_products(
-            [], [metakernel], out / name, options, pose_source=pose_source, products=[products[i] for i in chosen]
-        )
-        for name, (chosen, options) in jobs.items()
+        name: process([products[i] for i in chosen], [metakernel], spec, out / name, pointing=solutions)
+        for name, (chosen, spec) in jobs.items()
     }
 
 
-def _output(maps: dict, name: str, suffix: str) -> Path:
-    return next(Path(p) for p in maps[name]["outputs"] if p.endswith(suffix))
-
-
-def _accuracy(products, solutions, maps, flyby, truth, root) -> dict:
-    injected = truth["injected"]
+def _accuracy(products, solutions, maps: dict[str, ProcessResult], flyby: EncounterComparison, twin: Twin) -> dict:
+    injected = twin.truth["injected"]
     pointing = [
         {
             "product": product.product_id,
             "limb_rms_px": solution.limb_rms_px,
             "limb_points": solution.n_limb_points,
-            **pointing_errors(solution, product, root / "twin_truth.tm", injected["timing_offset_s"]),
+            **pointing_errors(solution, product, twin.truth_metakernel, injected["timing_offset_s"]),
         }
         for product, solution in zip(products, solutions)
     ]
-    basemap = load_basemap(truth["basemap"]["path"])
+    basemap = load_basemap(twin.truth["basemap"]["path"])
     correlation = {
-        name: basemap_correlation(
-            _output(maps, name, "_linear.tif"), _output(maps, name, "_backplanes.tif"), basemap,
-            lambert_corrected=name == "mosaic",
-        )
-        for name in maps
+        name: basemap_correlation(result.map, basemap, lambert_corrected=name == "mosaic")
+        for name, result in maps.items()
     }
-    found = flyby["encounters"][0]
-    achieved = truth["achieved_ca"]
+    found = flyby.encounters[0]
+    achieved = twin.truth["achieved_ca"]
     ca_error = {
         "time_error_s": found["et"] - achieved["time_et"],
         "altitude_error_km": found["altitude_km"] - achieved["altitude_km"],
@@ -228,15 +214,15 @@ def _accuracy(products, solutions, maps, flyby, truth, root) -> dict:
     return {"pointing": pointing, "map_correlation": correlation, "closest_approach": ca_error}
 
 
-def _summary(name, flyby, accuracy, products, maps) -> dict:
-    ca = flyby["encounters"][0]
+def _summary(name, flyby: EncounterComparison, accuracy, products, maps: dict[str, ProcessResult]) -> dict:
+    ca = flyby.encounters[0]
     return {
         "scenario": name,
         "closest_approach": {key: ca[key] for key in ("time_utc", "altitude_km", "speed_km_s", "sub_lat_deg", "sub_lon_west_deg")}
         | {"junocam_km_per_px": ca.get("junocam_km_per_px")},
         "comparisons": [
             {"label": row["label"], "time_utc": row["time_utc"], "altitude_km": row["altitude_km"], "speed_km_s": row["speed_km_s"]}
-            for row in flyby["encounters"]
+            for row in flyby.encounters
         ],
         "products": [p.product_id for p in products],
         "pointing_worst_across_deg": max(p["across_line_of_sight_deg"] for p in accuracy["pointing"]),
@@ -248,12 +234,8 @@ def _summary(name, flyby, accuracy, products, maps) -> dict:
         },
         "ca_time_error_s": accuracy["closest_approach"]["time_error_s"],
         "ca_altitude_error_km": accuracy["closest_approach"]["altitude_error_km"],
-        "maps": {name: _preview(result) for name, result in maps.items()},
+        "maps": {name: str(result.files["preview"]) for name, result in maps.items()},
     }
-
-
-def _preview(result: dict) -> str:
-    return next(p for p in result["outputs"] if p.endswith("_preview.png"))
 
 
 def _write_report(out, scenario, summary, accuracy, flyby, maps, products, seconds) -> Path:
@@ -276,11 +258,11 @@ def _write_report(out, scenario, summary, accuracy, flyby, maps, products, secon
         {"flyby": row["label"], "C/A (UTC)": row["time_utc"], "altitude (km)": row["altitude_km"],
          "speed (km/s)": row["speed_km_s"], "sub-lat (deg)": row["sub_lat_deg"],
          "sub-lon W (deg)": row["sub_lon_west_deg"], "JunoCam km/px": row.get("junocam_km_per_px")}
-        for row in flyby["encounters"]
+        for row in flyby.encounters
     ])
     for name in ("altitude", "ground_track", "resolution"):
-        if name in flyby["outputs"]:
-            flyby_part.figure(Path(flyby["outputs"][name]), name.replace("_", " "))
+        if name in flyby.outputs:
+            flyby_part.figure(flyby.outputs[name], name.replace("_", " "))
     checks = report.section("Accuracy against the twin's truth")
     checks.text(
         f"Injected: timing offset {INJECTED_TIMING_OFFSET_S * 1e3:.0f} ms and attitude error "
@@ -296,6 +278,6 @@ def _write_report(out, scenario, summary, accuracy, flyby, maps, products, secon
     timing = report.section("Timings")
     timing.table("Wall seconds per stage", [{"stage": k, "seconds": v} for k, v in seconds.items()])
     timing.table("Map processing seconds per step", [
-        {"map": name, **result["seconds"]} for name, result in maps.items()
+        {"map": name, **result.to_json()["seconds"]} for name, result in maps.items()
     ])
     return report.write(out / "report.html")

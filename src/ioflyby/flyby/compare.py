@@ -28,7 +28,7 @@ from ioflyby.flyby.plots import (
     plot_resolution,
 )
 from ioflyby.flyby.search import Encounter, body_coverage, body_id, find_encounters
-from ioflyby.spice import KernelSet, et_to_utc
+from ioflyby.spice import Kernels, et_to_utc
 
 TABLE_COLUMNS = (
     ("label", "encounter"),
@@ -94,7 +94,7 @@ class CaseResult:
         )
 
 
-def _case_window(kernels: KernelSet, case: EncounterCase) -> tuple[float | str, float | str]:
+def _case_window(kernels: Kernels, case: EncounterCase) -> tuple[float | str, float | str]:
     """Search window of a case: its own start/stop, else the span covered for both bodies."""
     if case.start is not None and case.stop is not None:
         return case.start, case.stop
@@ -123,7 +123,7 @@ def analyse_case(
     abcorr: str = DEFAULT_ABCORR,
 ) -> CaseResult:
     """Load the case's kernels, find its closest approach, and compute the timeline around it."""
-    with KernelSet(case.kernels) as kernels:
+    with Kernels(case.kernels) as kernels:
         start, stop = _case_window(kernels, case)
         covered_only = case.start is None or case.stop is None
         result = find_encounters(
@@ -179,6 +179,32 @@ def render_html(rows: Sequence[dict], images: dict[str, str], title: str, notes:
     )
 
 
+@dataclass(frozen=True)
+class EncounterComparison:
+    """Encounters side by side: one row per case (the CLI's table keys, ``et`` included), the
+    files written (``altitude``, ``ground_track``, ``resolution``, ``json``, ``html``), the
+    ground-track basemap used (None when the target has none) and the page's notes.
+    ``to_json()`` is the ``ioflyby flyby compare --json`` contract."""
+
+    encounters: list[dict]
+    outputs: dict[str, Path]
+    basemap: Path | None
+    notes: list[str]
+
+    @property
+    def html(self) -> Path:
+        return self.outputs["html"]
+
+    def to_json(self) -> dict:
+        return {
+            "encounters": self.encounters,
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+            "html": str(self.html),
+            "basemap": None if self.basemap is None else str(self.basemap),
+            "notes": self.notes,
+        }
+
+
 def compare_encounters(
     cases: Sequence[EncounterCase],
     out_dir: str | Path,
@@ -188,11 +214,9 @@ def compare_encounters(
     max_distance_km: float | None = None,
     abcorr: str = DEFAULT_ABCORR,
     on_case: Callable[[str], None] | None = None,
-) -> dict:
+) -> EncounterComparison:
     """Analyse every case, then write ``altitude.png``, ``ground_track.png``,
     ``resolution.png``, ``comparison.json`` and ``index.html`` into ``out_dir``.
-
-    Returns ``{"encounters": [rows], "outputs": {name: path}, "html": path, "basemap": path}``.
     ``on_case(label)`` is called after each case (progress).
     """
     if not cases:
@@ -224,13 +248,7 @@ def compare_encounters(
     pairs = dict.fromkeys(f"{r.closest.geometry.observer}–{r.closest.geometry.target}" for r in results)
     title = "Flyby comparison: " + ", ".join(pairs)
     outputs["html"] = atomic_write_text(out / "index.html", render_html(rows, PLOT_FILES, title, notes))
-    return {
-        "encounters": rows,
-        "outputs": {k: str(v) for k, v in outputs.items()},
-        "html": str(outputs["html"]),
-        "basemap": None if basemap is None else str(basemap),
-        "notes": notes,
-    }
+    return EncounterComparison(rows, outputs, basemap, notes)
 
 
 def _page_notes(results: Sequence[CaseResult], basemap: Path | None, half_width_s: float, step_s: float) -> list[str]:

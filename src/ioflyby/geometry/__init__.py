@@ -1,14 +1,13 @@
-"""Per-framelet pose (SPICE) and vectorised surface geometry (numpy): intercepts, limb,
-illumination angles and backplanes."""
+"""Bodies, the one pose type (per-framelet, from SPICE or a solved pointing) and vectorised
+surface geometry (numpy): intercepts, limb, illumination angles and backplanes."""
 
 from ioflyby.geometry.backplanes import Backplanes, framelet_backplanes
-from ioflyby.geometry.pose import (
+from ioflyby.geometry.body import Body
+from ioflyby.geometry.poses import (
+    POSE_WIDTH,
     SPEED_OF_LIGHT_KM_S,
-    FrameletPose,
+    FrameletPoses,
     body_frame_name,
-    framelet_pose,
-    framelet_pose_with_attitude,
-    framelet_poses,
     stellar_aberration,
     target_radii,
 )
@@ -24,17 +23,16 @@ from ioflyby.geometry.surface import (
 from ioflyby.geometry.timing import framelet_mid_ets
 
 __all__ = [
+    "POSE_WIDTH",
     "SPEED_OF_LIGHT_KM_S",
     "Backplanes",
-    "FrameletPose",
+    "Body",
+    "FrameletPoses",
     "SpinAttitude",
     "body_frame_name",
     "camera_to_spacecraft",
     "framelet_backplanes",
     "framelet_mid_ets",
-    "framelet_pose",
-    "framelet_pose_with_attitude",
-    "framelet_poses",
     "illumination_angles",
     "intersect_ellipsoid",
     "latlon_to_surface",

@@ -17,8 +17,9 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from ioflyby.errors import GeometryError
+from ioflyby.geometry import Body
 from ioflyby.mapping import projections as proj
-from ioflyby.mapping.crs import LON_CONVENTION, BodyCRS, projected_crs
+from ioflyby.mapping.crs import LON_CONVENTION, BodyCRS, body_crs, projected_crs
 
 PROJECTIONS = ("equirectangular", "orthographic", "polar", "perspective")
 DEFAULT_WIDTH = 2048
@@ -52,6 +53,38 @@ class MapGrid:
     crs_id: str | None
     body: BodyCRS
     extra: dict = field(default_factory=dict)
+
+    # -- constructors by projection (angles in degrees, lengths in km) -----------------------------
+    @classmethod
+    def equirectangular(
+        cls, body: Body, lat_range: tuple[float, float] = (-90.0, 90.0), lon_range: tuple[float, float] | None = None,
+        resolution_km: float | None = None, width: int | None = None,
+    ) -> MapGrid:
+        """Simple cylindrical grid over a lat/lon box (see :func:`equirectangular_grid`)."""
+        return equirectangular_grid(_crs_of(body), lat_range, lon_range, resolution_km, width)
+
+    @classmethod
+    def orthographic(
+        cls, body: Body, lat: float, lon: float, resolution_km: float | None = None, width: int | None = None
+    ) -> MapGrid:
+        """The visible hemisphere centred on (lat, lon east) (see :func:`orthographic_grid`)."""
+        return orthographic_grid(_crs_of(body), lat, lon, resolution_km, width)
+
+    @classmethod
+    def polar(
+        cls, body: Body, north: bool = True, edge_lat: float = 0.0, lon: float = 0.0,
+        resolution_km: float | None = None, width: int | None = None,
+    ) -> MapGrid:
+        """Polar stereographic out to ``edge_lat`` (see :func:`polar_grid`)."""
+        return polar_grid(_crs_of(body), north, edge_lat, lon, resolution_km, width)
+
+    @classmethod
+    def perspective(
+        cls, body: Body, lat: float, lon: float, altitude_km: float,
+        resolution_km: float | None = None, width: int | None = None,
+    ) -> MapGrid:
+        """The sphere seen from ``altitude_km`` above (lat, lon east) (see :func:`perspective_grid`)."""
+        return perspective_grid(_crs_of(body), lat, lon, altitude_km, resolution_km, width)
 
     @property
     def transform(self) -> Affine:
@@ -118,9 +151,13 @@ class MapGrid:
         return info
 
 
+def _crs_of(body: Body) -> BodyCRS:
+    return body_crs(body.naif_id, body.name, body.radii_km)
+
+
 def _check_size(width: int, height: int) -> None:
     if width < 1 or height < 1 or width * height > MAX_CELLS:
-        raise GeometryError(f"map of {width} x {height} cells is empty or too large; change --resolution-km or --width")
+        raise GeometryError(f"map of {width} x {height} cells is empty or too large; choose another resolution_km or width")
 
 
 def _square_grid(
@@ -129,7 +166,7 @@ def _square_grid(
 ) -> MapGrid:
     if resolution_km is not None:
         if not resolution_km > 0:
-            raise GeometryError(f"--resolution-km must be positive, got {resolution_km}")
+            raise GeometryError(f"map resolution_km must be positive, got {resolution_km}")
         cell = resolution_km * 1000.0
         width = max(1, int(math.ceil(2 * half_extent_m / cell)))
     else:
@@ -170,7 +207,7 @@ def equirectangular_grid(
     span_y = math.radians(lat_hi - lat_lo) * body.radius_m
     if resolution_km is not None:
         if not resolution_km > 0:
-            raise GeometryError(f"--resolution-km must be positive, got {resolution_km}")
+            raise GeometryError(f"map resolution_km must be positive, got {resolution_km}")
         cell = resolution_km * 1000.0
     else:
         cell = span_x / int(width or DEFAULT_WIDTH)

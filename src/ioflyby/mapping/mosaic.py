@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioflyby.errors import GeometryError
-from ioflyby.mapping.reproject import MapProduct
+from ioflyby.mapping.product import MapProduct
 
 DEFAULT_FEATHER_CELLS = 32
 MIN_OVERLAP_CELLS = 200
@@ -93,4 +93,4 @@ def mosaic(
         coverage |= item.coverage
     meta = {"inputs": len(maps), "gains": [gains[i] for i in range(len(maps))], "feather_cells": feather_cells,
             "match_brightness": match_brightness}
-    return MapProduct(grid, channels, out_planes, coverage, meta)
+    return MapProduct(grid, channels, out_planes, coverage, maps[0].target, meta)

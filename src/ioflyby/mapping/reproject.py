@@ -12,15 +12,16 @@ from each framelet edge) or resolved by the smallest emission angle.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ioflyby.camera import JunoCam
 from ioflyby.errors import GeometryError
-from ioflyby.geometry import FrameletPose
+from ioflyby.geometry import FrameletPoses
 from ioflyby.mapping import kernel
 from ioflyby.mapping.grid import MapGrid
+from ioflyby.mapping.product import MapProduct
 
 BLOCK = 32
 """Cells per side of the blocks whose framelet candidates are found from their corners."""
@@ -35,47 +36,13 @@ at its centre is below this (pixels); elsewhere they are computed exactly per ce
 @dataclass(frozen=True)
 class Framelets:
     """What reprojection needs: images [F, 128, 1648] (float32, NaN = invalid), the output
-    channel of each framelet, its pose and filter (for the camera model)."""
+    channel of each framelet, the F poses and each framelet's filter (for the camera model)."""
 
     images: np.ndarray
     channel: np.ndarray
     channel_names: tuple[str, ...]
-    poses: Sequence[FrameletPose]
+    poses: FrameletPoses
     filters: Sequence[str]
-
-
-@dataclass
-class MapProduct:
-    """Reprojected channels on a grid.
-
-    ``channels[name]``: float32 (height, width), the input's units (photometrically corrected
-    if asked), NaN where no framelet saw the cell. ``backplanes``: incidence, emission, phase
-    (degrees; the angle of the weighted mean cosine), km_per_px (source pixel footprint), time
-    (ET, s past J2000 TDB) — weighted means over the samples used, NaN where no data — and the
-    cells' lat and lon_east (degrees); only incidence unless ``backplanes=True``.
-    """
-
-    grid: MapGrid
-    channels: dict[str, np.ndarray]
-    backplanes: dict[str, np.ndarray]
-    coverage: np.ndarray
-    meta: dict = field(default_factory=dict)
-
-
-def pack_pose(pose: FrameletPose, et_ref: float) -> np.ndarray:
-    """One row of the kernel's packed pose table (see :mod:`ioflyby.mapping.kernel`)."""
-    row = np.empty(kernel.POSE_WIDTH)
-    row[0:3] = pose.target_position_km
-    row[3:6] = pose.target_velocity_km_s
-    row[6:15] = pose.j2000_to_body.ravel()
-    row[15:24] = pose.j2000_to_body_rate.ravel()
-    row[24] = pose.light_time_s
-    row[25:28] = pose.observer_velocity_km_s
-    row[28:37] = pose.camera_to_j2000.ravel()
-    row[37:40] = pose.observer_km
-    row[40:43] = pose.sun_direction
-    row[43] = pose.et - et_ref
-    return row
 
 
 def pack_camera(camera: JunoCam, filter_name: str) -> np.ndarray:
@@ -105,8 +72,8 @@ def reproject(
     n_f = len(framelets.poses)
     if n_f == 0:
         raise GeometryError("no framelets to reproject")
-    et_ref = min(p.et for p in framelets.poses)
-    poses = np.stack([pack_pose(p, et_ref) for p in framelets.poses])
+    et_ref = float(np.min(framelets.poses.et))
+    poses = framelets.poses.packed(et_ref)
     cams = np.stack([pack_camera(camera, f) for f in framelets.filters])
     images = np.ascontiguousarray(framelets.images, dtype=np.float32)
     channel = np.ascontiguousarray(framelets.channel, dtype=np.int64)
@@ -134,7 +101,7 @@ def reproject(
     meta = {"framelets": n_f, "candidate_blocks": int(cand.sum()), "sub_blocks": {"skipped": skipped, "exact": exact, "interpolated": interpolated}, "block": BLOCK, "photometry": photometry,
             "minnaert_k": minnaert_k if photometry == "minnaert" else None, "overlap": overlap,
             "feather_px": feather_px, "et_reference": et_ref}
-    return MapProduct(grid, channels, planes_out, coverage, meta)
+    return MapProduct(grid, channels, planes_out, coverage, framelets.poses.target, meta)
 
 
 def _finish_backplanes(planes: np.ndarray, grid: MapGrid, et_ref: float, full: bool) -> dict[str, np.ndarray]:

@@ -18,6 +18,8 @@ this CK loaded equals ``solution.camera_to_j2000(τ)``. Files are written to a t
 from __future__ import annotations
 
 import contextlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,8 @@ from spiceypy.utils.exceptions import SpiceyError
 
 from ioflyby.errors import KernelError
 from ioflyby.fileio import atomic_write_text
-from ioflyby.spice import KernelSet, writers
+from ioflyby.pointing.solution import PointingSolution
+from ioflyby.spice import Kernels, writers
 
 JUNO_CLOCK_ID = -61
 SPACECRAFT_CK_ID = -61000
@@ -76,7 +79,7 @@ def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float =
         sclk_path = Path(sclk_dir or path.parent) / (path.stem + ".tsc")
         write_project_sclk(sclk_path, 0.5 * (start + stop))
     # The project SCLK is loaded only while the CK is encoded with it, then unloaded again.
-    with KernelSet([sclk_path]) if sclk_path else contextlib.nullcontext():
+    with Kernels([sclk_path]) if sclk_path else contextlib.nullcontext():
         if sclk_path and not sclk_covers(start, stop):
             raise KernelError(f"the project SCLK {sclk_path} does not convert the product epochs; report this")
         nominal = np.arange(start, stop + 0.5 * step_s, step_s)
@@ -96,34 +99,39 @@ def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float =
     }
 
 
-def write_outputs(solution, out_dir: Path) -> dict:
-    """Write ``<product>_pointing.bc`` (plus an SCLK when needed) and ``<product>_pointing.json``
-    into ``out_dir`` (created); kernels must still be loaded. Returns the CLI's JSON contract:
-    ``{"timing_offset_s", "spin_axis_ra_deg", "spin_axis_dec_deg", "spin_rate_rpm",
-    "limb_rms_px", "n_limb_points", "ck", ...}`` with the full report under ``"report"``."""
-    import json
+@dataclass(frozen=True)
+class PointingOutputs:
+    """A solved pointing written as a CK (``ck``, with ``sclk`` when the loaded SCLK could not
+    encode its epochs: ``sclk_kind`` says which) and a JSON report (``report_json``).
+    ``to_json()`` is the ``ioflyby pointing --json`` contract."""
 
+    solution: PointingSolution
+    ck: Path
+    sclk: Path | None
+    sclk_kind: str
+    ck_epochs: str
+    report_json: Path
+
+    def to_json(self) -> dict:
+        report = self.solution.to_dict()
+        summary = {key: report[key] for key in (
+            "timing_offset_s", "spin_axis_ra_deg", "spin_axis_dec_deg", "spin_rate_rpm", "limb_rms_px", "n_limb_points")}
+        summary |= {"ck": str(self.ck), "sclk": None if self.sclk is None else str(self.sclk),
+                    "sclk_kind": self.sclk_kind, "ck_epochs": self.ck_epochs, "report_json": str(self.report_json)}
+        return _plain(dict(summary, report=report))
+
+
+def write_outputs(solution: PointingSolution, out_dir: str | Path) -> PointingOutputs:
+    """Write ``<product>_pointing.bc`` (plus an SCLK when needed) and ``<product>_pointing.json``
+    (the ``to_json()`` of the result) into ``out_dir`` (created); kernels must still be loaded."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{solution.product_id}_pointing"
     ck_info = write_ck(solution, out_dir / f"{stem}.bc")
-    report = solution.to_dict()
-    summary = {
-        "timing_offset_s": report["timing_offset_s"],
-        "spin_axis_ra_deg": report["spin_axis_ra_deg"],
-        "spin_axis_dec_deg": report["spin_axis_dec_deg"],
-        "spin_rate_rpm": report["spin_rate_rpm"],
-        "limb_rms_px": report["limb_rms_px"],
-        "n_limb_points": report["n_limb_points"],
-        "ck": ck_info["ck"],
-        "sclk": ck_info["sclk"],
-        "sclk_kind": ck_info["sclk_kind"],
-        "ck_epochs": ck_info["epochs"],
-        "report_json": str(out_dir / f"{stem}.json"),
-    }
-    full = dict(summary, report=report)
-    atomic_write_text(out_dir / f"{stem}.json", json.dumps(_plain(full), indent=2))
-    return full
+    result = PointingOutputs(solution, Path(ck_info["ck"]), None if ck_info["sclk"] is None else Path(ck_info["sclk"]),
+                             ck_info["sclk_kind"], ck_info["epochs"], out_dir / f"{stem}.json")
+    atomic_write_text(result.report_json, json.dumps(result.to_json(), indent=2))
+    return result
 
 
 def _plain(value):

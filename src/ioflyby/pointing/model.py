@@ -2,12 +2,13 @@
 for a given spin attitude and timing offset.
 
 Per framelet (one SPICE pose at its nominal mid-exposure time, never per point or per
-iteration) the target ephemeris is held with its rates, so a timing offset ``dt`` moves it to
+iteration; only the ephemeris part of the :class:`~ioflyby.geometry.FrameletPoses` is used, the
+attitude being what is solved) the target ephemeris is held with its rates, so a timing offset ``dt`` moves it to
 first order (target position + relative velocity · dt, body orientation + rate · dt); the
 camera attitude comes from :class:`~ioflyby.geometry.spin.SpinAttitude` at ``t + dt``.
 Rays follow the geometry package's conventions (apparent camera rays → stellar aberration
 removed with the observer's barycentric velocity → body frame at the light-time corrected
-epoch), so the predicted limb agrees with ``FrameletPose.rays_to_surface``.
+epoch), so the predicted limb agrees with ``FrameletPoses.rays_to_surface``.
 
 The residual of a point is ``f / |∇f|`` with ``f`` the signed angular limb distance
 (``ioflyby.geometry.limb_distance``, positive on the disc) and ``∇f`` its gradient in framelet
@@ -22,11 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ioflyby.camera import JunoCam
-from ioflyby.geometry import (
-    framelet_pose_with_attitude,
-    limb_distance,
-    stellar_aberration,
-)
+from ioflyby.geometry import FrameletPoses, limb_distance, stellar_aberration
 from ioflyby.geometry.spin import SpinAttitude
 from ioflyby.pointing.limb import LimbPoints
 
@@ -39,44 +36,6 @@ def _rotate(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         + vectors[..., 1, None] * matrices[..., :, 1]
         + vectors[..., 2, None] * matrices[..., :, 2]
     )
-
-
-@dataclass(frozen=True)
-class FrameletEphemeris:
-    """Target ephemeris at the nominal mid-exposure epoch of each framelet (arrays over F).
-
-    Units: km, km/s, s past J2000 TDB; positions/velocities J2000, rotations J2000 → body.
-    """
-
-    et: np.ndarray  # (F,)
-    target_position_km: np.ndarray  # (F, 3) target centre − observer, light-time corrected
-    relative_velocity_km_s: np.ndarray  # (F, 3) d(target_position)/dt
-    observer_velocity_km_s: np.ndarray  # (F, 3) barycentric, for stellar aberration
-    j2000_to_body: np.ndarray  # (F, 3, 3)
-    j2000_to_body_rate: np.ndarray  # (F, 3, 3)
-    sun_direction_body: np.ndarray  # (F, 3)
-    light_time_s: np.ndarray  # (F,)
-
-    @classmethod
-    def from_spice(cls, target: str, ets: np.ndarray, observer: str = "JUNO") -> FrameletEphemeris:
-        """One ephemeris-only pose (``framelet_pose_with_attitude``, identity attitude) per epoch."""
-        poses = [framelet_pose_with_attitude(target, float(et), np.eye(3), observer) for et in ets]
-        return cls(
-            et=np.asarray(ets, float),
-            target_position_km=np.array([p.target_position_km for p in poses]),
-            relative_velocity_km_s=np.array([p.target_velocity_km_s - p.observer_velocity_km_s for p in poses]),
-            observer_velocity_km_s=np.array([p.observer_velocity_km_s for p in poses]),
-            j2000_to_body=np.array([p.j2000_to_body for p in poses]),
-            j2000_to_body_rate=np.array([p.j2000_to_body_rate for p in poses]),
-            sun_direction_body=np.array([p.sun_direction for p in poses]),
-            light_time_s=np.array([p.light_time_s for p in poses]),
-        )
-
-    def shifted(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """(target position J2000 km, J2000→body rotation) at ``et + dt``, to first order."""
-        position = self.target_position_km + dt * self.relative_velocity_km_s
-        rotation = self.j2000_to_body + dt * self.j2000_to_body_rate
-        return position, rotation
 
 
 @dataclass
@@ -97,7 +56,7 @@ class LimbModel:
     Args:
         points: detected limb points.
         framelet_of_point: index into ``ephemeris`` (one entry per framelet) for each point.
-        ephemeris: per-framelet target ephemeris at nominal times.
+        ephemeris: per-framelet poses at nominal times (their attitude is not used).
         camera: the JunoCam model; ``filters`` maps filter_index → filter name.
         radii: target ellipsoid radii, km.
     """
@@ -106,7 +65,7 @@ class LimbModel:
         self,
         points: LimbPoints,
         framelet_of_point: np.ndarray,
-        ephemeris: FrameletEphemeris,
+        ephemeris: FrameletPoses,
         camera: JunoCam,
         filters: tuple[str, ...],
         radii: np.ndarray,
@@ -185,5 +144,5 @@ class LimbModel:
         surface = nearest / np.linalg.norm(nearest, axis=1, keepdims=True) * self.radii
         normal = surface / self.radii**2
         normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-        sun = self.ephemeris.sun_direction_body[self.framelet]
+        sun = self.ephemeris.sun_direction[self.framelet]
         return np.einsum("ni,ni->n", normal, sun) / np.linalg.norm(sun, axis=1)

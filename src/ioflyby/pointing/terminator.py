@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ioflyby.camera import JunoCam
-from ioflyby.geometry import framelet_mid_ets, framelet_pose_with_attitude, target_radii
+from ioflyby.geometry import FrameletPoses, framelet_mid_ets, target_radii
 from ioflyby.geometry.spin import SpinAttitude
 from ioflyby.geometry.surface import surface_normals
 
@@ -71,11 +71,12 @@ def sample_disc(product, camera: JunoCam, target: str, attitude: SpinAttitude, d
     )
     samples, lines = samples.ravel(), lines.ravel()
     rays = {name: camera.pixel_to_ray(name, samples, lines) for name in product.filters}
+    nominal = ets.reshape(-1)
+    poses = FrameletPoses.from_spice(target, nominal + dt, camera_to_j2000=attitude.camera_to_j2000(nominal, dt))
     normals, suns, sights, dns, filters = [], [], [], [], []
     for exposure in range(ets.shape[0]):
         for f, name in enumerate(product.filters):
-            et = float(ets[exposure, f]) + dt
-            pose = framelet_pose_with_attitude(target, et, attitude.camera_to_j2000(float(ets[exposure, f]), dt))
+            pose = poses[exposure * ets.shape[1] + f]
             points = pose.rays_to_surface(rays[name], radii)
             hit = np.isfinite(points[:, 0])
             if not hit.any():
@@ -136,7 +137,7 @@ def terminator_score(disc: DiscSamples, angle: float, level: float = 0.0) -> tup
 
 
 def terminator_roll(disc: DiscSamples) -> tuple[float, bool]:
-    """The roll (rad, to apply with ``solve.rolled`` about the line of sight) that maximises
+    """The roll (rad, to apply with ``roll.rolled`` about the line of sight) that maximises
     :func:`terminator_score`: a coarse scan over the full turn with the boundary at cos i = 0,
     then a fine one about its best with the boundary level free (``BOUNDARY_LEVELS``: twilight
     puts the observed boundary on the night side, a dark surface or the DN threshold on the day

@@ -1,7 +1,7 @@
 """Render JunoCam raw framelets of a target from the loaded (truth) kernels.
 
 For every framelet (exposure n, filter f) the geometry is taken at mid-exposure
-(``JunoCam.framelet_mid_et``) with ``ioflyby.geometry.framelet_pose`` — the same convention as
+(``JunoCam.framelet_mid_et``) with ``ioflyby.geometry.FrameletPoses.from_spice`` — the same convention as
 every reconstruction stage (LT+S, per-pixel light time). Pipeline per pixel:
 
 ray (camera model) → limb prefilter → ellipsoid intercept → planetocentric lat/lon → basemap
@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ioflyby.camera import FRAMELET_LINES, FRAMELET_SAMPLES, JunoCam
+from ioflyby.camera import COLOUR_FILTERS, FRAMELET_LINES, FRAMELET_SAMPLES, JunoCam
 from ioflyby.camera.junocam import PHOTOACTIVE_FIRST_SAMPLE, PHOTOACTIVE_SAMPLES
 from ioflyby.geometry import (
-    framelet_pose,
+    FrameletPoses,
     latlon_to_surface,
     planetocentric_latlon,
     surface_normals,
+    target_radii,
 )
 from ioflyby.ingest import compand_sqroot
 from ioflyby.simulate.basemap import Basemap
@@ -75,7 +76,7 @@ class ImagingSpec:
     n_exposures: int = 30
     interframe_delay_s: float = 0.372
     tdi: int = 3
-    filters: tuple[str, ...] = ("BLUE", "GREEN", "RED")
+    filters: tuple[str, ...] = COLOUR_FILTERS
 
     @property
     def exposure_s(self) -> float:
@@ -109,14 +110,11 @@ class FrameletRenderer:
     def __init__(self, camera: JunoCam, basemap: Basemap, target: str = "IO", radii: np.ndarray | None = None,
                  minnaert_k: float = 1.0, noise: NoiseModel = NoiseModel(),
                  hot_spots: Sequence[HotSpot] = (), observer: str = "JUNO"):
-        from ioflyby.geometry import body_frame_name, target_radii
-
         self.camera = camera
         self.basemap = basemap
         self.target = target
         self.observer = observer
         self.radii = np.asarray(radii if radii is not None else target_radii(target), float)
-        self.body_frame = body_frame_name(target)
         self.minnaert_k = float(minnaert_k)
         self.noise = noise
         self.hot_spots = tuple(hot_spots)
@@ -139,7 +137,7 @@ class FrameletRenderer:
     def signal(self, filter_name: str, et: float, tdi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
         """Noise-free signal DN of one framelet at mid-exposure ``et`` (flat array of 128·1648),
         the indices of pixels on the target, their surface points (body-fixed km) and the pose."""
-        pose = framelet_pose(self.target, et, self.observer, self.camera.frame, self.body_frame)
+        pose = FrameletPoses.from_spice(self.target, [et], self.observer, self.camera.frame)[0]
         signal = np.zeros(FRAMELET_LINES * FRAMELET_SAMPLES, np.float32)
         rays = self.rays(filter_name)
         distance = float(np.linalg.norm(pose.target_position_km))

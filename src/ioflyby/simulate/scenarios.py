@@ -30,7 +30,7 @@ import spiceypy
 from scipy.optimize import brentq
 
 from ioflyby import __version__
-from ioflyby.camera import JunoCam
+from ioflyby.camera import COLOUR_FILTERS, JunoCam
 from ioflyby.errors import ScenarioError
 from ioflyby.fileio import atomic_write_text
 from ioflyby.geometry.spin import SpinAttitude, camera_to_spacecraft
@@ -46,7 +46,7 @@ from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, load_basemap
 from ioflyby.simulate.ephemeris import write_ephemeris_spk
 from ioflyby.simulate.render import FrameletRenderer, HotSpot, ImagingSpec, NoiseModel
 from ioflyby.simulate.trajectory import FlybyDesign, JovianOrbit, design_flyby
-from ioflyby.spice import KernelSet, et_to_utc, spice_errors, write_spk
+from ioflyby.spice import Kernels, et_to_utc, spice_errors, write_spk
 
 R_JUPITER_KM = 71492.0
 
@@ -58,7 +58,7 @@ class PlannedImage:
     offset_s: float
     n_exposures: int = 30
     tdi: int = 3
-    filters: tuple[str, ...] = ("BLUE", "GREEN", "RED")
+    filters: tuple[str, ...] = COLOUR_FILTERS
     interframe_delay_s: float = 0.372
 
 
@@ -260,12 +260,27 @@ def _write_text_kernels(kdir: Path, options: TwinOptions) -> tuple[dict[str, Pat
     return files, "written"
 
 
-def build_twin(scenario: Scenario | str, out: str | Path, options: TwinOptions | None = None,
-               overwrite: bool = False, progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Build a scenario's kernels, products and truth in ``out`` (atomic: a temp folder renamed).
+@dataclass(frozen=True)
+class Twin:
+    """A built twin: its metakernel (nominal kernels), product folders and truth (``truth.json``).
+    ``to_json()`` is the ``ioflyby simulate --json`` contract."""
 
-    Returns ``{"metakernel", "products": [dirs], "truth": {...}}`` (the CLI contract).
-    """
+    metakernel: Path
+    products: list[Path]
+    truth: dict
+
+    @property
+    def truth_metakernel(self) -> Path:
+        """The metakernel with the true attitude (the CK the products were rendered with)."""
+        return self.metakernel.parent / self.truth["kernels"]["truth_metakernel"]
+
+    def to_json(self) -> dict:
+        return {"metakernel": str(self.metakernel), "products": [str(p) for p in self.products], "truth": self.truth}
+
+
+def build_twin(scenario: Scenario | str, out: str | Path, options: TwinOptions | None = None,
+               overwrite: bool = False, progress: Callable[[str, int, int], None] | None = None) -> Twin:
+    """Build a scenario's kernels, products and truth in ``out`` (atomic: a temp folder renamed)."""
     scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
     options = options or TwinOptions()
     out = Path(out).resolve()
@@ -278,11 +293,7 @@ def build_twin(scenario: Scenario | str, out: str | Path, options: TwinOptions |
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {
-        "metakernel": str(out / "twin.tm"),
-        "products": [str(out / p["dir"]) for p in truth["products"]],
-        "truth": truth,
-    }
+    return Twin(out / "twin.tm", [out / p["dir"] for p in truth["products"]], truth)
 
 
 def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path,
@@ -291,18 +302,18 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
     kdir = tmp / "kernels"
     files, fk_ik_source = _write_text_kernels(kdir, options)
     say("ephemeris", 0, 1)
-    with KernelSet([files["lsk"], files["pck"]]):
+    with Kernels([files["lsk"], files["pck"]]):
         ca_et = spiceypy.str2et(scenario.ca_time_utc)
         margin = max(options.window_s, 86400.0)
         files["ephemeris"] = write_ephemeris_spk(kdir / "twin_ephemeris.bsp", ca_et - margin, ca_et + margin)
-    with KernelSet([files["lsk"], files["pck"], files["ephemeris"], files["fk"], files["sclk"]]):
+    with Kernels([files["lsk"], files["pck"], files["ephemeris"], files["fk"], files["sclk"]]):
         design = design_flyby(scenario.target, scenario.ca_time_utc, scenario.ca_altitude_km,
                               scenario.ca_latitude_deg, orbit=scenario.orbit, window_s=options.window_s)
         files["spacecraft"] = write_spk(kdir / "twin_juno_trajectory.bsp", [design.segment()],
                                         f"ioflyby twin {scenario.name} trajectory", label="ioflyby twin")
     say("attitude", 0, 1)
     start_et, stop_et = float(design.epochs[0]), float(design.epochs[-1])
-    with KernelSet([files[k] for k in ("lsk", "pck", "ephemeris", "spacecraft", "fk", "sclk")]):
+    with Kernels([files[k] for k in ("lsk", "pck", "ephemeris", "spacecraft", "fk", "sclk")]):
         axis = _flyby_normal(design) if scenario.spin == "flyby-normal" else _earth_direction(ca_et)
         mounting = camera_to_spacecraft(ca_et)
         # First guess: +X towards celestial north (phase π/2 from east), as the twin always had.
@@ -330,7 +341,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
     basemap = load_basemap(options.basemap)
     rng = np.random.default_rng(options.seed)
     products = []
-    with KernelSet(truth_files):
+    with Kernels(truth_files):
         camera = JunoCam.from_kernel_pool()
         renderer = FrameletRenderer(camera, basemap, scenario.target, minnaert_k=options.minnaert_k,
                                     noise=options.noise, hot_spots=options.hot_spots)

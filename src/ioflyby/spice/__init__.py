@@ -18,7 +18,7 @@ from ioflyby.spice.fetch import (
 )
 from ioflyby.spice.kernelset import (
     CoverageInterval,
-    KernelSet,
+    Kernels,
     body_id,
     body_name,
     et_to_utc,
@@ -33,7 +33,7 @@ __all__ = [
     "FetchResult",
     "FetchedFile",
     "KernelChoice",
-    "KernelSet",
+    "Kernels",
     "ListingEntry",
     "SpkSegment",
     "body_id",

@@ -1,7 +1,7 @@
 """Loading SPICE kernels, reporting what they cover, and turning CSPICE failures into clear errors.
 
 Times inside are seconds past J2000 TDB (ET); reports carry UTC strings. SPICE keeps one global
-kernel pool per process, so a :class:`KernelSet` is a context manager that loads its files on
+kernel pool per process, so a :class:`Kernels` is a context manager that loads its files on
 entry and unloads exactly those files on exit. SPICE is not thread-safe: use processes.
 """
 
@@ -137,17 +137,17 @@ def _verify_binary(path: str) -> None:
         )
 
 
-class KernelSet:
+class Kernels:
     """A set of SPICE kernels (files and/or metakernels) loaded for the duration of a ``with``.
 
-    >>> with KernelSet(["naif0012.tls", "juno.tm"]) as ks:   # doctest: +SKIP
+    >>> with Kernels(["naif0012.tls", "juno.tm"]) as ks:   # doctest: +SKIP
     ...     ks.require_spk(-61, et)
 
     Coverage queries (:meth:`spk_coverage`, :meth:`ck_coverage`) look at every binary kernel
     loaded by this set, metakernel contents included.
     """
 
-    def __init__(self, paths: Sequence[str | Path]):
+    def __init__(self, paths: Sequence[str | Path] | str | Path):
         if isinstance(paths, (str, Path)):
             paths = [paths]
         self.paths = [Path(p).expanduser() for p in paths]
@@ -155,7 +155,7 @@ class KernelSet:
         self._is_loaded = False
 
     # -- loading ---------------------------------------------------------------------------
-    def load(self) -> KernelSet:
+    def load(self) -> Kernels:
         """Load every file (metakernel members too). Raises KernelError naming a bad file."""
         if self._is_loaded:
             return self
@@ -188,7 +188,7 @@ class KernelSet:
         self._loaded = []
         self._is_loaded = False
 
-    def __enter__(self) -> KernelSet:
+    def __enter__(self) -> Kernels:
         return self.load()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -263,7 +263,7 @@ class KernelSet:
         """What is likely missing: no LSK, CKs without their SCLK, SPKs without data."""
         found = []
         kinds = {k["kind"] for k in self.text_kernels()}
-        if "LSK" not in kinds and not _pool_has("DELTET/DELTA_T_A"):
+        if "LSK" not in kinds and not pool_has("DELTET/DELTA_T_A"):
             found.append("no leapseconds kernel (LSK, e.g. naif0012.tls) loaded: UTC conversion impossible")
         for path in self._files_of_kind("CK"):
             for ck_id in spiceypy.ckobj(path, spiceypy.cell_int(_MAX_OBJECTS)):
@@ -315,15 +315,6 @@ class KernelSet:
                 f"{_coverage_hint(intervals)}; loaded: {', '.join(self._loaded) or 'nothing'}"
             )
 
-    def require_ck(self, frame_id: int, et: float) -> None:
-        """Raise CoverageError unless a loaded CK gives frame structure ``frame_id`` at ``et``."""
-        intervals = [c for c in self.ck_coverage() if c.id == frame_id]
-        if not any(c.contains(et) for c in intervals):
-            raise CoverageError(
-                f"no CK data for {ck_frame_name(frame_id)} ({frame_id}) at {et_to_utc(et)} UTC"
-                f"{_coverage_hint(intervals)}; loaded: {', '.join(self._loaded) or 'nothing'}"
-            )
-
 
 def _added_entries(before: list[str], after: list[str]) -> list[str]:
     """Pool entries present in ``after`` but not ``before``, counting repeats: SPICE keeps one
@@ -350,7 +341,8 @@ def _window_intervals(cell: spiceypy.utils.support_types.SpiceCell) -> Iterator[
         yield spiceypy.wnfetd(cell, i)
 
 
-def _pool_has(name: str) -> bool:
+def pool_has(name: str) -> bool:
+    """Whether the kernel pool holds the variable ``name``."""
     with spiceypy.no_found_check():
         return bool(spiceypy.dtpool(name)[0])
 
@@ -372,14 +364,14 @@ def body_id(body: int | str) -> int:
 def ck_sclk_id(ck_id: int) -> int:
     """Spacecraft clock id for a CK structure: the CK_<id>_SCLK keyword, else ck_id // 1000."""
     keyword = f"CK_{ck_id}_SCLK"
-    if _pool_has(keyword):
+    if pool_has(keyword):
         return int(spiceypy.gipool(keyword, 0, 1)[0])
     return int(ck_id / 1000)
 
 
 def sclk_loaded(sclk_id: int) -> bool:
     """True when an SCLK kernel for spacecraft clock ``sclk_id`` (e.g. -61) is in the pool."""
-    return _pool_has(f"SCLK_DATA_TYPE_{-sclk_id}") or _pool_has(f"SCLK01_COEFFICIENTS_{-sclk_id}")
+    return pool_has(f"SCLK_DATA_TYPE_{-sclk_id}") or pool_has(f"SCLK01_COEFFICIENTS_{-sclk_id}")
 
 
 def ck_frame_name(ck_id: int) -> str:
@@ -400,6 +392,6 @@ def spice_errors(doing: str) -> Iterator[None]:
         yield
     except SpiceyError as exc:
         short = getattr(exc, "short", "") or ""
-        loaded = ", ".join(KernelSet._pool_files()) or "nothing"
+        loaded = ", ".join(Kernels._pool_files()) or "nothing"
         cls = CoverageError if "INSUFF" in short or "NOFRAMECONNECT" in short else KernelError
         raise cls(f"{doing}: {spice_error_message(exc)}; loaded: {loaded}") from None
