@@ -127,6 +127,7 @@ def test_conventions_a_notebook_relies_on(twin_observation):
     assert not lat.flags.writeable and not lon.flags.writeable
     assert np.nanmin(lon) >= 0.0 and np.nanmax(lon) < 360.0
     planes = observation.backplanes(name, exposure)
+    assert not planes.incidence.flags.writeable and not planes.points_km.flags.writeable
     on = np.isfinite(planes.lat)
     assert np.allclose(planes.lat_deg[on], lat[on]) and np.all(planes.emission_deg[on] < 90.0)
     sub = observation.sub_observer

@@ -181,8 +181,10 @@ class Observation:
             line, sample = np.mgrid[0:self.camera.framelet_lines, 0:self.camera.framelet_samples].astype(float)
         elif sample is None or line is None:
             raise GeometryError("give both sample and line, or neither (the whole framelet)")
-        return framelet_backplanes(self.camera, filter_name.upper(), self.poses[index], self.body.radii_km,
-                                   np.asarray(sample, float), np.asarray(line, float))
+        planes = framelet_backplanes(self.camera, filter_name.upper(), self.poses[index], self.body.radii_km,
+                                     np.asarray(sample, float), np.asarray(line, float))
+        _read_only(*(value for value in vars(planes).values() if isinstance(value, np.ndarray)))
+        return planes
 
     def pixel_to_lonlat(
         self, filter_name: str, exposure: int, sample: np.ndarray | None = None, line: np.ndarray | None = None
