@@ -110,13 +110,9 @@ def write_derived_flat(result: DerivedFlat, out_dir: str | Path) -> list[Path]:
 # identifiable); h is seen only through the overlaps' sample shift dx (a few pixels), i.e. as
 # h'(x) * dx(x), so keep sample_degree 0 unless many products with different dx are used.
 #
-# Defaults from cross-validation on the real PJ43/PJ44 RGB products (derive on one perijove's two
-# products, measure overlap_flatness on the other's; benchmarks/bench_ingest.py): with the v3
-# flats as base, line_degree 0 (one gradient per filter) gave mean rms 0.0057 over the 12
-# held-out product x filter cases (no correction: raw 0.0077, v3 0.0102, smooth stack 0.0073),
-# line_degree 1 0.0062, line_degree 2-3 0.0072-0.0074, any sample_degree > 0 0.0071-0.021 (the
-# PJ43 overlaps span only samples 224-607 and dx differs little between products, so h is not
-# determined); with a flat of 1 or the smooth stack as base the best was 0.0068.
+# Defaults: line_degree 0 (one gradient per filter), sample_degree 0, the directory's flat as the
+# base; the cross-validation behind them is in docs/conventions.md, "Calibration: measurements
+# behind the design".
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,11 @@ name decides. A product of unknown perijove gets the latest set. If a kind has f
 filter but all are later than P, that is a CalibrationError (a later set describes a different
 detector state); if a kind has no file for the filter at all, the step is skipped and recorded.
 
-Why single-filter flats (e.g. ``junocam_rgb_flatfield_v3_*``) stay preferred over a stack
-(``flatFieldsSmooth12to16.tiff``) at equal rank: framelet overlaps of the real PJ43/PJ44 products
-(benchmarks/bench_ingest.py) show the v3 flats carry a spurious gradient along lines (rms
-0.0102 vs raw 0.0077, the stack 0.0073), but they measure nothing of the vignetting along samples,
-where the two flats differ by up to 10 %; and with the gradient corrected from overlaps
-(``flat_overlap``, which then wins selection) the v3 base cross-validates best (0.0057, the stack
-as base 0.0068). So derive an overlap flat rather than switch the default to the stack.
+Single-filter flats (e.g. ``junocam_rgb_flatfield_v3_*``) are preferred over a stack
+(``flatFieldsSmooth12to16.tiff``) at equal rank; a gradient along lines that a flat carries is
+corrected by deriving an overlap flat on top of it (``flat_overlap``, which then wins selection).
+The measurements behind this choice are in docs/conventions.md, "Calibration: measurements behind
+the design".
 """
 
 from __future__ import annotations

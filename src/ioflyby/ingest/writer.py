@@ -23,8 +23,8 @@ from ioflyby.ingest.product import build_product, parse_filters
 
 _IMAGE_NUMBER = re.compile(r"[A-Z](\d{5})_V\d+$")
 PNG_COMPRESS_LEVEL = 1
-"""zlib level for written PNGs: on a real product level 1 took 0.29 s and 4.5 MB, the default
-6 took 1.55 s and 3.8 MB."""
+"""zlib level for written PNGs: 1, zlib's fastest (Pillow's default is 6); the timings and sizes
+behind it are in docs/conventions.md, "Ingest: measurements behind the design"."""
 
 
 def _image_set_number(product_id: str, image_id: int | str | None) -> str:

@@ -108,7 +108,8 @@ def write_png(path: str | Path, bands: np.ndarray, alpha: np.ndarray | None = No
             (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BOX)
     try:
         with AtomicFiles() as files:
-            # zlib level 1 with run-length matching: fastest, and smaller than level 1's default.
+            # zlib level 1 with run-length matching (Z_RLE); the comparison behind it: docs/conventions.md,
+            # "Mapping: measurements behind the design".
             image.save(files.path(path), format="PNG", compress_level=1, compress_type=zlib.Z_RLE)
     except OSError as exc:
         raise IoflybyError(f"cannot write {path}: {exc}") from None

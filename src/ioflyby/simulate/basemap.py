@@ -1,9 +1,9 @@
 """Surface basemaps for the renderer: an equirectangular image of Io → per-filter normal albedo.
 
-Longitude convention (checked for both maps: their correlation is 0.99 with no shift; the USGS
-2 km mosaics' README places Loki Patera and Pele where expected): simple cylindrical, the left
-edge is 0°E = 360°W, longitude increases **eastward** to the right edge (360°E = 0°W), so the
-centre column is 180°; top row 90°N, bottom 90°S (planetocentric latitude).
+Longitude convention (that of the USGS 2 km mosaics; how it was checked: docs/twin.md,
+"Renderer"): simple cylindrical, the left edge is 0°E = 360°W, longitude increases **eastward**
+to the right edge (360°E = 0°W), so the centre column is 180°; top row 90°N, bottom 90°S
+(planetocentric latitude).
 
 Band mapping (a simple, documented approximation, not a spectral model): BLUE, GREEN and RED
 take the image's B, G and R channels; METHANE (889 nm) takes the grey mean of R, G and B. Image

@@ -11,9 +11,8 @@ Bodies and centres written (SPK type 13, Hermite, J2000, km, km/s):
   0 (solar-system barycentre); 399 Earth relative to 3; 599 Jupiter and 501–504 relative to 5,
   where Jupiter's centre is offset from the system barycentre by −Σ mᵢ rᵢ / M (DE431 masses).
 
-Accuracy (measured in tests/test_simulate_kernels.py against the real JPL Io ephemeris in the
-Galileo 1997 kernel slices): see docs/twin.md; of order a hundred km for Io relative to
-Jupiter, which is irrelevant to a twin whose every stage reads the same SPK.
+Accuracy against JPL's ephemerides: docs/twin.md, "Ephemeris accuracy" (tests/test_simulate_kernels.py).
+Inside the twin it does not matter: every stage reads the same SPK.
 """
 
 from __future__ import annotations

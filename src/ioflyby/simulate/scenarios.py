@@ -316,7 +316,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
     with Kernels([files[k] for k in ("lsk", "pck", "ephemeris", "spacecraft", "fk", "sclk")]):
         axis = _flyby_normal(design) if scenario.spin == "flyby-normal" else _earth_direction(ca_et)
         mounting = camera_to_spacecraft(ca_et)
-        # First guess: +X towards celestial north (phase π/2 from east), as the twin always had.
+        # First guess: +X towards celestial north (phase π/2 from east); docs/twin.md, "Attitude".
         nominal = nominal_attitude(axis, ca_et, options.spin_rate_rpm, mounting, phase_rad=math.pi / 2)
         truth = with_attitude_error(nominal, options.attitude_error_axis_sc, options.attitude_error_deg)
         boresight = mounting[:, 2]
