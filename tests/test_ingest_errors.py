@@ -91,6 +91,12 @@ CASES = {
     "non_utf8_json": (GOOD_PNG, json.dumps(good_metadata()).encode().replace(b"IO", b"I\xff\xfe"), "UTF-8"),
     "invalid_json": (GOOD_PNG, b'{"LINES": 384,', "invalid JSON"),
     "json_array": (GOOD_PNG, b"[1, 2, 3]", "object"),
+    "absurd_exposure": (GOOD_PNG, {**good_metadata(), "EXPOSURE_DURATION": "1e308 <s>"}, "EXPOSURE_DURATION"),
+    "absurd_tdi": (GOOD_PNG, {**good_metadata(), "JNO:TDI_STAGES_COUNT": 10**300}, "TDI"),
+    "year_9999": (GOOD_PNG, {**good_metadata(), "START_TIME": "9999-12-30T08:35:10.000"}, "START_TIME"),
+    "int_too_long": (GOOD_PNG, json.dumps(good_metadata()).replace('"LINES": 384', '"LINES": ' + "9" * 5000).encode(),
+                     "too many digits"),
+    "traversal_product_id": (GOOD_PNG, {**good_metadata(), "PRODUCT_ID": "../../x"}, "PRODUCT_ID"),
 }
 
 

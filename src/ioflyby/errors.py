@@ -5,7 +5,15 @@ The CLI prints an ``IoflybyError`` as one line and exits with status 2; anything
 
 
 class IoflybyError(Exception):
-    """Base class for every error that bad input, missing data or a wrong option can cause."""
+    """Base class for every error that bad input, missing data or a wrong option can cause.
+
+    Its text is always one line: control characters that input may carry into a message (a
+    newline in a file name or a label value) are shown escaped.
+    """
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class KernelError(IoflybyError):
@@ -50,3 +58,7 @@ class PointingError(IoflybyError):
 
 class ScenarioError(IoflybyError):
     """A simulation scenario or flyby design is invalid or cannot be achieved."""
+
+
+class OutputError(IoflybyError):
+    """An output cannot be written: the folder is a file, read-only, full, or in use by another run."""

@@ -45,7 +45,10 @@ import numpy as np
 
 from ioflyby.camera.junocam import FRAMELET_LINES, FRAMELET_SAMPLES
 from ioflyby.errors import CalibrationError
+from ioflyby.fileio import check_regular_file
 
+MAX_FRAME_BYTES = 64 << 20
+"""Largest calibration file read (a 384-row float64 stack is 5 MB)."""
 FRAME_SHAPE = (FRAMELET_LINES, FRAMELET_SAMPLES)
 STACK_FILTERS: tuple[str, ...] = ("BLUE", "GREEN", "RED")
 """Filter of each 128-row layer of a stacked calibration file, top first, and of the ``_0``/``_1``/``_2``
@@ -102,7 +105,9 @@ def _perijove_of(path: Path, root: Path) -> int | None:
 
 
 def read_frame(path: Path) -> np.ndarray:
-    """A calibration image as float64 (rows, 1648); CalibrationError if unreadable."""
+    """A calibration image as float64 (rows, 1648); CalibrationError if unreadable, not a regular
+    file or larger than ``MAX_FRAME_BYTES``."""
+    check_regular_file(path, MAX_FRAME_BYTES, CalibrationError, "a calibration frame")
     try:
         if path.suffix.lower() == ".png":
             from PIL import Image

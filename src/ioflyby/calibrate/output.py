@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 
 from ioflyby.calibrate.pipeline import CalibratedProduct
 from ioflyby.errors import CalibrationError
-from ioflyby.fileio import AtomicFiles
+from ioflyby.fileio import AtomicFiles, check_out, inside
 from ioflyby.ingest.product import thaw
 
 
@@ -31,7 +32,8 @@ def write_tiffs_and_record(
             files.path(record_path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
             written.append(record_path)
     except OSError as exc:
-        raise CalibrationError(f"{record_path.parent}: cannot write {what} ({exc.strerror or exc})") from None
+        raise CalibrationError(f"{record_path.parent}: cannot write {what} ({exc.strerror or exc}"
+                               f"{'; free some space' if exc.errno == errno.ENOSPC else ''})") from None
     return written
 
 
@@ -40,14 +42,14 @@ def write_calibrated(result: CalibratedProduct, out_dir: str | Path) -> list[Pat
     ``exposures x 128`` lines x 1648 samples, in ``result.units``) per filter and
     ``<PRODUCT_ID>_calibration.json`` (the record) into ``out_dir``. Files are written to
     temporary names and renamed only when all are complete."""
-    out = Path(out_dir)
+    out = check_out(out_dir)
     product = result.product
     tiffs = []
     for f_index, filt in enumerate(product.filters):
         image = np.ascontiguousarray(result.data[:, f_index].reshape(-1, result.data.shape[-1]), dtype=np.float32)
         description = json.dumps({"product_id": product.product_id, "filter": filt, "units": result.units,
                                   "exposures": product.n_exposures, "framelet_lines": 128})
-        tiffs.append((out / f"{product.product_id}_{filt}_cal.tif", image, description))
+        tiffs.append((inside(out, f"{product.product_id}_{filt}_cal.tif"), image, description))
     return write_tiffs_and_record(
-        tiffs, out / f"{product.product_id}_calibration.json", thaw(result.record), "calibrated product"
+        tiffs, inside(out, f"{product.product_id}_calibration.json"), thaw(result.record), "calibrated product"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -9,7 +10,6 @@ from rich.table import Table
 
 from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit, progress
-from ioflyby.demo import STAGES, DemoSettings, run_demo
 
 
 def _print_summary(summary: dict) -> None:
@@ -51,6 +51,12 @@ def demo(
     """Simulate the scenario's twin, read its raw products, solve their pointing from Io's limb,
     map them (orthographic, global mosaic, perspective), compare the flyby with the other twins,
     check every result against the twin's truth and write OUT/report.html."""
+    from ioflyby.demo import STAGES, DemoSettings, run_demo
+    from ioflyby.errors import GeometryError
+    from ioflyby.mapping.grid import MAX_CELLS
+
+    if not 16 <= map_width <= math.isqrt(MAX_CELLS):
+        raise GeometryError(f"--map-width {map_width}: give 16 to {math.isqrt(MAX_CELLS)} cells")
     settings = DemoSettings(scenario=scenario, map_width=map_width)
     with progress(disable=as_json) as bar:
         task = bar.add_task("demo", total=len(STAGES))

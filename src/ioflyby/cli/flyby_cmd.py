@@ -14,6 +14,7 @@ from ioflyby.flyby import find_encounters, timeline
 from ioflyby.flyby.compare import EncounterCase, compare_encounters
 from ioflyby.flyby.geometry import DEFAULT_ABCORR
 from ioflyby.spice import Kernels
+from ioflyby.spice.kernelset import kernel_paths
 
 flyby_app = typer.Typer(
     help=(
@@ -28,11 +29,6 @@ flyby_app = typer.Typer(
     no_args_is_help=False,
 )
 app.add_typer(flyby_app, name="flyby")
-
-
-def _kernel_paths(values: list[str]) -> list[Path]:
-    """Kernel paths from repeated options, each possibly a comma-separated list."""
-    return [Path(part.strip()) for value in values for part in value.split(",") if part.strip()]
 
 
 def _print_encounters(result: dict) -> None:
@@ -107,7 +103,7 @@ def search(
             "(or use `ioflyby flyby compare`)",
             param_hint=", ".join(missing),
         )
-    with Kernels(_kernel_paths(kernels)) as kernel_set:
+    with Kernels(kernel_paths(kernels)) as kernel_set:
         result = find_encounters(
             kernel_set, observer, target, start, stop,
             step_s=step_s, max_distance_km=max_distance_km, abcorr=abcorr, covered_only=covered_only,
@@ -146,7 +142,7 @@ def _parse_case(spec: str, observer: str, target: str) -> EncounterCase:
     case_observer = observer
     if "@" in label:
         label, case_observer = label.split("@", 1)
-    paths_list = _kernel_paths([paths])
+    paths_list = kernel_paths([paths])
     if not label.strip() or not paths_list:
         raise typer.BadParameter(f"--case {spec!r}: label and at least one kernel are required")
     return EncounterCase(label.strip(), paths_list, case_observer.strip(), target)

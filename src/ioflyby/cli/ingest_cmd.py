@@ -105,9 +105,11 @@ def calibrate_run(
     """Decompand, subtract the dark, flat-field, repair bad and hot pixels, divide by exposure:
     float32 TIFFs in DN/s, one per filter, and a JSON record of what was applied."""
     from ioflyby.calibrate import calibrate_product, write_calibrated
+    from ioflyby.fileio import check_out
     from ioflyby.ingest import read_product
     from ioflyby.ingest.product import thaw
 
+    check_out(out)
     raw = read_product(product)
     result = calibrate_product(raw, calibration, skip=skip, dark_scale=dark_scale)
     paths = write_calibrated(result, out)
@@ -142,8 +144,14 @@ def derive_flat(
         write_derived_flat,
         write_overlap_flat,
     )
+    from ioflyby.camera.junocam import FRAMELET_SAMPLES
+    from ioflyby.errors import CalibrationError
+    from ioflyby.fileio import check_out
     from ioflyby.ingest import read_product
 
+    check_out(out)
+    if not 3 <= window <= FRAMELET_SAMPLES:
+        raise CalibrationError(f"--window {window}: give an odd number of samples from 3 to {FRAMELET_SAMPLES}")
     raws = []
     with progress(disable=as_json) as bar:
         task = bar.add_task("reading products", total=len(products))

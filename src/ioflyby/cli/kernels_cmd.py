@@ -9,8 +9,10 @@ from rich.table import Table
 
 from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit, progress
+from ioflyby.fileio import check_out
 from ioflyby.spice import Kernels
 from ioflyby.spice.fetch import DEFAULT_BASE_URL, DEFAULT_PLANETS, fetch_kernels
+from ioflyby.spice.kernelset import kernel_paths
 
 kernels_app = typer.Typer(help="Inspect and fetch SPICE kernels.", no_args_is_help=True)
 app.add_typer(kernels_app, name="kernels")
@@ -42,12 +44,12 @@ def _print_report(report: dict) -> None:
 
 @kernels_app.command("check")
 def check(
-    kernels: list[Path] = typer.Argument(..., help="Metakernel(s) and/or kernel files to load."),
+    kernels: list[Path] = typer.Argument(..., help="Metakernel(s) and/or kernel files to load (or comma lists)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Load kernels and report SPK coverage per body, CK coverage per frame, text kernels and
     likely problems (no LSK, a CK without its SCLK). A missing or corrupt file exits 2."""
-    with Kernels(kernels) as kernel_set:
+    with Kernels(kernel_paths(kernels)) as kernel_set:
         report = kernel_set.report()
     emit(report, as_json, _print_report)
 
@@ -86,6 +88,10 @@ def fetch(
     """Select kernels for a mission and UTC window from the NAIF trees (latest versions, files whose
     name dates cover the window), download them into the cache (resumed, size-checked) and write a
     metakernel into DEST. A failed download exits 2 and names the URL."""
+    if not dry_run:
+        check_out(dest, "--dest")
+        if cache is not None:
+            check_out(cache, "--cache")
     with progress(disable=as_json or dry_run) as bar:
         tasks: dict[str, int] = {}
 

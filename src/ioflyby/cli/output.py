@@ -46,16 +46,19 @@ def emit(result: dict, as_json: bool, human: Callable[[dict], None]) -> None:
 
 
 def progress(disable: bool = False) -> Progress:
-    """A rich progress bar on stderr; ``disable`` for --json runs so stdout stays pure JSON."""
+    """A rich progress bar on stderr, ``disable`` for --json runs so stdout stays pure JSON. Shown
+    only when stderr is a terminal, and transient (erased when its block ends), so that a failed
+    command leaves its one error line alone on stderr."""
+    console = Console(stderr=True)
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=disable,
-        transient=False,
+        console=console,
+        disable=disable or not console.is_terminal,
+        transient=True,
     )
 
 

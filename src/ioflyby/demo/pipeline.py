@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ioflyby.errors import IoflybyError
+from ioflyby.fileio import FolderLock, atomic_write_text, check_out, removed_on_failure
 from ioflyby.flyby.compare import EncounterCase, EncounterComparison, compare_encounters
 from ioflyby.ingest import RawProduct, read_product
 from ioflyby.observation import Observation, solve_pointing
@@ -91,29 +92,45 @@ def run_demo(
     """Run the whole demo into ``out`` and return the report path and summary.
 
     ``out`` must be absent, empty, or an earlier demo output (it holds the marker file); it is
-    emptied first so a run leaves no stale file, and removed again if the run fails, so no
-    half-written report is left. (The twin's metakernel names its folder by absolute path, so
-    the run cannot be built elsewhere and moved.)
+    checked before any work, locked against a second run, emptied first so a run leaves no
+    stale file, and removed again if the run fails, so no half-written report is left. (The
+    twin's metakernel names its folder by absolute path, so the run cannot be built elsewhere
+    and moved.)
     """
     settings = settings or DemoSettings()
-    out = Path(out).resolve()
+    out = check_out(out).resolve()
     _check_replaceable(out)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / DEMO_MARKER).write_text("ioflyby demo output; `ioflyby demo` replaces this folder on every run\n")
-    try:
-        return _run_stages(out, settings, announce)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
+    with removed_on_failure(out), FolderLock(out) as lock:
+        _check_replaceable(out)
+        _empty(out, keep=lock.path)
+        (out / DEMO_MARKER).write_text("ioflyby demo output; `ioflyby demo` replaces this folder on every run\n")
+        try:
+            return _run_stages(out, settings, announce)
+        except BaseException:
+            _empty(out, keep=lock.path)
+            raise
 
 
 def _check_replaceable(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / DEMO_MARKER).exists())):
+    if out.exists() and (not out.is_dir() or (_entries(out) and not (out / DEMO_MARKER).exists())):
         raise IoflybyError(
             f"{out} exists and is not an earlier demo output: choose another --out (the demo replaces its folder)"
         )
+
+
+def _entries(out: Path) -> list[Path]:
+    return [p for p in out.iterdir() if p.name != FolderLock.NAME]
+
+
+def _empty(out: Path, keep: Path) -> None:
+    """Remove everything in the demo folder ``out`` but the lock file ``keep``."""
+    for entry in out.iterdir():
+        if entry == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _run_stages(out: Path, settings: DemoSettings, announce: Callable[[str, int, int], None] | None) -> DemoResult:
@@ -146,7 +163,7 @@ def _run_stages(out: Path, settings: DemoSettings, announce: Callable[[str, int,
         report = _write_report(out, scenario, summary, accuracy, flyby, maps, products, stages.seconds)
     summary["seconds"] = dict(stages.seconds)
     summary["report"] = str(report)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return DemoResult(report, summary, dict(stages.seconds))
 
 

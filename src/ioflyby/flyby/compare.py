@@ -5,8 +5,8 @@ For each :class:`EncounterCase` the kernels are loaded, every distance minimum i
 (default: the whole span both bodies' SPKs cover) is found, the closest one is kept, and a
 timeline at ``timeline_step_s`` over ``± half_width_s`` around it is computed; the kernels are
 unloaded before the next case. Units as in :mod:`ioflyby.flyby.geometry` (km, km/s, degrees,
-planetocentric latitude, east and west longitudes). Every file is written to a temporary name
-and renamed when complete.
+planetocentric latitude, east and west longitudes). The output folder is checked before any
+work; the files are written under temporary names and appear together when all are complete.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ioflyby.errors import GeometryError
-from ioflyby.fileio import atomic_write_text
+from ioflyby.fileio import AtomicFiles, atomic_write_text, check_out, write_error
 from ioflyby.flyby.geometry import DEFAULT_ABCORR, FlybyGeometry, timeline
 from ioflyby.flyby.plots import (
     Track,
@@ -224,7 +224,7 @@ def compare_encounters(
     labels = [c.label for c in cases]
     if len(set(labels)) != len(labels):
         raise GeometryError(f"encounter labels must be unique, got {labels}")
-    out = Path(out_dir)
+    out = check_out(out_dir)
     results = []
     for case in cases:
         results.append(analyse_case(case, half_width_s, timeline_step_s, search_step_s, max_distance_km, abcorr))
@@ -232,11 +232,6 @@ def compare_encounters(
             on_case(case.label)
     tracks = [r.track() for r in results]
     basemap = basemap_path(tracks[0].target)
-    outputs = {
-        "altitude": plot_altitude(tracks, out / PLOT_FILES["altitude"]),
-        "ground_track": plot_ground_track(tracks, out / PLOT_FILES["ground_track"], basemap),
-        "resolution": plot_resolution(tracks, out / PLOT_FILES["resolution"]),
-    }
     rows = [r.row() for r in results]
     notes = _page_notes(results, basemap, half_width_s, timeline_step_s)
     table = {
@@ -244,10 +239,19 @@ def compare_encounters(
         "timelines": {r.label: [p.to_dict() for p in r.timeline] for r in results},
         "notes": notes,
     }
-    outputs["json"] = atomic_write_text(out / "comparison.json", json.dumps(table, indent=1, default=str))
     pairs = dict.fromkeys(f"{r.closest.geometry.observer}–{r.closest.geometry.target}" for r in results)
     title = "Flyby comparison: " + ", ".join(pairs)
-    outputs["html"] = atomic_write_text(out / "index.html", render_html(rows, PLOT_FILES, title, notes))
+    try:
+        with AtomicFiles():
+            outputs = {
+                "altitude": plot_altitude(tracks, out / PLOT_FILES["altitude"]),
+                "ground_track": plot_ground_track(tracks, out / PLOT_FILES["ground_track"], basemap),
+                "resolution": plot_resolution(tracks, out / PLOT_FILES["resolution"]),
+                "json": atomic_write_text(out / "comparison.json", json.dumps(table, indent=1, default=str)),
+                "html": atomic_write_text(out / "index.html", render_html(rows, PLOT_FILES, title, notes)),
+            }
+    except OSError as exc:
+        raise write_error(out, exc) from None
     return EncounterComparison(rows, outputs, basemap, notes)
 
 

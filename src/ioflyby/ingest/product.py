@@ -24,11 +24,22 @@ import numpy as np
 
 from ioflyby.camera.junocam import FILTERS, FRAMELET_LINES, FRAMELET_SAMPLES
 from ioflyby.errors import ProductError
+from ioflyby.fileio import check_name, shown
 from ioflyby.ingest.companding import KNOWN_MODES, decompand
 
 # Longest image accepted (lines). Real products hold up to a few tens of thousands of lines;
 # the cap keeps a hostile or corrupt header from asking for gigabytes before anything is read.
 MAX_LINES = 65_536
+
+# Physical ranges of label values (wider than any JunoCam product; docs/security.md): a value
+# outside is a corrupt or hostile label, refused before it reaches a computation.
+EXPOSURE_RANGE_S = (1e-6, 10.0)
+INTERFRAME_RANGE_S = (1e-3, 60.0)
+TDI_RANGE = (1, 256)
+PERIJOVE_RANGE = (0, 999)
+YEAR_RANGE = (1970, 2100)
+MAX_CLOCK_CHARS = 64
+_MAX_INT_DIGITS = 18
 
 _UNIT_SECONDS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "msec": 1e-3, "us": 1e-6, "µs": 1e-6, "usec": 1e-6}
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:<\s*([^<>\s]+)\s*>)?\s*$")
@@ -36,9 +47,11 @@ _PRODUCT_PJ = re.compile(r"^JNCE_\d{7}_(\d{2,3})[A-Z]\d{5}_V\d+$")
 _ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%jT%H:%M:%S.%f", "%Y-%jT%H:%M:%S")
 
 
-def parse_duration_s(value: Any, *, key: str, default_unit: str, where: str) -> float:
+def parse_duration_s(value: Any, *, key: str, default_unit: str, where: str,
+                     valid_s: tuple[float, float] = (0.0, math.inf)) -> float:
     """Seconds in a label duration: ``"0.372 <s>"``, ``"19.2 <ms>"``, a pdr ``{"value", "units"}``
-    dict, or a bare number in ``default_unit``. Raises ProductError naming ``key`` and ``where``."""
+    dict, or a bare number in ``default_unit``, within ``valid_s`` (low excluded when 0). Raises
+    ProductError naming ``key`` and ``where``."""
     number: Any
     unit: str | None
     if isinstance(value, Mapping) and "value" in value:
@@ -46,32 +59,42 @@ def parse_duration_s(value: Any, *, key: str, default_unit: str, where: str) -> 
     elif isinstance(value, str):
         match = _QUANTITY.match(value)
         if not match:
-            raise ProductError(f"{where}: {key} = {value!r} is not a number with optional <unit> (e.g. '0.372 <s>')")
+            raise ProductError(
+                f"{where}: {key} = {shown(value)} is not a number with optional <unit> (e.g. '0.372 <s>')")
         number, unit = float(match.group(1)), match.group(2)
     else:
         number, unit = value, None
     if isinstance(number, bool) or not isinstance(number, (int, float)):
-        raise ProductError(f"{where}: {key} = {value!r} is not a number")
-    unit_key = (unit or default_unit).strip().lower()
+        raise ProductError(f"{where}: {key} = {shown(value)} is not a number")
+    unit_key = str(unit or default_unit).strip().lower()
     if unit_key not in _UNIT_SECONDS:
-        raise ProductError(f"{where}: {key} has unknown unit <{unit}> (use s or ms)")
-    seconds = float(number) * _UNIT_SECONDS[unit_key]
-    if not math.isfinite(seconds) or seconds <= 0.0:
-        raise ProductError(f"{where}: {key} = {value!r} must be a positive, finite duration")
+        raise ProductError(f"{where}: {key} has unknown unit <{shown(unit)[1:-1]}> (use s or ms)")
+    try:
+        seconds = float(number) * _UNIT_SECONDS[unit_key]
+    except OverflowError:
+        seconds = math.inf
+    low, high = valid_s
+    if not math.isfinite(seconds) or seconds <= 0.0 or not low <= seconds <= high:
+        bounds = "" if (low, high) == (0.0, math.inf) else f" between {low:g} and {high:g} s"
+        raise ProductError(f"{where}: {key} = {shown(value)} must be a positive, finite duration{bounds}")
     return seconds
 
 
 def parse_utc(value: Any, *, key: str, where: str) -> datetime:
-    """A naive UTC ``datetime`` from an ISO label time (``2022-08-17T13:16:09.655``, optional ``Z``)."""
+    """A naive UTC ``datetime`` from an ISO label time (``2022-08-17T13:16:09.655``, optional ``Z``),
+    in the years :data:`YEAR_RANGE`."""
     if not isinstance(value, str):
-        raise ProductError(f"{where}: {key} = {value!r} is not an ISO UTC time string")
+        raise ProductError(f"{where}: {key} = {shown(value)} is not an ISO UTC time string")
     text = value.strip().rstrip("Z")
     for fmt in _ISO_FORMATS:
         try:
-            return datetime.strptime(text, fmt)
+            moment = datetime.strptime(text, fmt)
         except ValueError:
             continue
-    raise ProductError(f"{where}: {key} = {value!r} is not an ISO UTC time (YYYY-MM-DDThh:mm:ss.sss)")
+        if not YEAR_RANGE[0] <= moment.year < YEAR_RANGE[1]:
+            raise ProductError(f"{where}: {key} = {shown(value)} is outside the years {YEAR_RANGE[0]}-{YEAR_RANGE[1]}")
+        return moment
+    raise ProductError(f"{where}: {key} = {shown(value)} is not an ISO UTC time (YYYY-MM-DDThh:mm:ss.sss)")
 
 
 def format_utc(moment: datetime) -> str:
@@ -80,18 +103,26 @@ def format_utc(moment: datetime) -> str:
     return text[:-3] if moment.microsecond % 1000 == 0 else text
 
 
-def require_int(metadata: Mapping[str, Any], key: str, where: str, *, minimum: int = 0) -> int:
-    """Integer label value (an int, or a string of digits); ProductError when missing or mistyped."""
+def require_int(metadata: Mapping[str, Any], key: str, where: str, *, minimum: int = 0,
+                maximum: int = 10**_MAX_INT_DIGITS) -> int:
+    """Integer label value (an int, or a string of digits) in [minimum, maximum]; ProductError
+    when missing, mistyped or out of range."""
     if key not in metadata:
         raise ProductError(f"{where}: required key {key} is missing")
-    value = metadata[key]
-    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProductError(f"{where}: {key} = {value!r} must be an integer")
-    if value < minimum:
-        raise ProductError(f"{where}: {key} = {value} must be at least {minimum}")
+    value = _as_int(metadata[key])
+    if value is None:
+        raise ProductError(f"{where}: {key} = {shown(metadata[key])} must be an integer")
+    if not minimum <= value <= maximum:
+        raise ProductError(f"{where}: {key} = {shown(value)} must be between {minimum} and {maximum}")
     return value
+
+
+def _as_int(value: Any) -> int | None:
+    """An int label value, or a string of at most 18 digits; None for anything else."""
+    if isinstance(value, str):
+        text = value.strip().lstrip("+")
+        return int(text) if text.isdigit() and text.isascii() and len(text) <= _MAX_INT_DIGITS else None
+    return None if isinstance(value, bool) or not isinstance(value, int) else value
 
 
 def require_str(metadata: Mapping[str, Any], key: str, where: str) -> str:
@@ -100,7 +131,7 @@ def require_str(metadata: Mapping[str, Any], key: str, where: str) -> str:
         raise ProductError(f"{where}: required key {key} is missing")
     value = metadata[key]
     if not isinstance(value, str) or not value.strip():
-        raise ProductError(f"{where}: {key} = {value!r} must be a non-empty string")
+        raise ProductError(f"{where}: {key} = {shown(value)} must be a non-empty string")
     return value.strip()
 
 
@@ -111,12 +142,12 @@ def parse_filters(metadata: Mapping[str, Any], where: str) -> tuple[str, ...]:
     value = metadata["FILTER_NAME"]
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)) or not names:
-        raise ProductError(f"{where}: FILTER_NAME = {value!r} must be a non-empty list of filter names")
+        raise ProductError(f"{where}: FILTER_NAME = {shown(value)} must be a non-empty list of filter names")
     filters: list[str] = []
     for name in names:
         if not isinstance(name, str) or name.strip().upper() not in FILTERS:
             raise ProductError(
-                f"{where}: unknown filter {name!r} in FILTER_NAME (JunoCam filters: {', '.join(FILTERS)})"
+                f"{where}: unknown filter {shown(name)} in FILTER_NAME (JunoCam filters: {', '.join(FILTERS)})"
             )
         filters.append(name.strip().upper())
     if len(set(filters)) != len(filters):
@@ -124,16 +155,12 @@ def parse_filters(metadata: Mapping[str, Any], where: str) -> tuple[str, ...]:
     return tuple(filters)
 
 
-def perijove_of(metadata: Mapping[str, Any], product_id: str) -> int | None:
-    """Perijove number from PJ, ORBIT_NUMBER or the product id (``JNCE_2022229_44C00029_V01`` -> 44)."""
+def perijove_of(metadata: Mapping[str, Any], product_id: str, where: str = "label") -> int | None:
+    """Perijove number from PJ, ORBIT_NUMBER or the product id (``JNCE_2022229_44C00029_V01`` -> 44);
+    ProductError for a number outside :data:`PERIJOVE_RANGE`."""
     for key in ("PJ", "ORBIT_NUMBER"):
-        value = metadata.get(key)
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int) and value >= 0:
-            return value
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
+        if _as_int(metadata.get(key)) is not None:
+            return require_int(metadata, key, where, minimum=PERIJOVE_RANGE[0], maximum=PERIJOVE_RANGE[1])
     match = _PRODUCT_PJ.match(product_id)
     return int(match.group(1)) if match else None
 
@@ -217,10 +244,10 @@ def build_product(image: np.ndarray, metadata: Mapping[str, Any], source: Path, 
     ``where`` names the file(s) in every error message.
     """
     filters = parse_filters(metadata, where)
-    lines = require_int(metadata, "LINES", where, minimum=1)
+    lines = require_int(metadata, "LINES", where, minimum=1, maximum=MAX_LINES)
     samples = metadata.get("LINE_SAMPLES", FRAMELET_SAMPLES)
     if samples != FRAMELET_SAMPLES:
-        raise ProductError(f"{where}: LINE_SAMPLES = {samples!r}, JunoCam framelets are {FRAMELET_SAMPLES} wide")
+        raise ProductError(f"{where}: LINE_SAMPLES = {shown(samples)}, JunoCam framelets are {FRAMELET_SAMPLES} wide")
     block = FRAMELET_LINES * len(filters)
     if lines % block:
         raise ProductError(
@@ -233,8 +260,10 @@ def build_product(image: np.ndarray, metadata: Mapping[str, Any], source: Path, 
         raise ProductError(f"{where}: LINES = {lines} but the image has {image.shape[0]} lines")
     companding = require_str(metadata, "SAMPLE_BIT_MODE_ID", where).upper()
     if companding not in KNOWN_MODES:
-        raise ProductError(f"{where}: unknown SAMPLE_BIT_MODE_ID {companding!r} (known: {', '.join(KNOWN_MODES)})")
-    product_id = require_str(metadata, "PRODUCT_ID", where)
+        raise ProductError(f"{where}: unknown SAMPLE_BIT_MODE_ID {shown(companding)} (known: {', '.join(KNOWN_MODES)})")
+    product_id = check_name(require_str(metadata, "PRODUCT_ID", where), f"{where}: PRODUCT_ID", ProductError)
+    if "FILE_NAME" in metadata:
+        check_name(metadata["FILE_NAME"], f"{where}: FILE_NAME", ProductError)
     start = require_str(metadata, "START_TIME", where)
     stop = require_str(metadata, "STOP_TIME", where)
     parse_utc(start, key="START_TIME", where=where)
@@ -242,19 +271,22 @@ def build_product(image: np.ndarray, metadata: Mapping[str, Any], source: Path, 
     for key in ("EXPOSURE_DURATION", "INTERFRAME_DELAY"):
         if key not in metadata:
             raise ProductError(f"{where}: required key {key} is missing")
-    exposure_s = parse_duration_s(metadata["EXPOSURE_DURATION"], key="EXPOSURE_DURATION", default_unit="ms", where=where)
-    interframe_s = parse_duration_s(metadata["INTERFRAME_DELAY"], key="INTERFRAME_DELAY", default_unit="s", where=where)
-    tdi = require_int(metadata, "JNO:TDI_STAGES_COUNT", where, minimum=1)
-    target = require_str(metadata, "TARGET_NAME", where)
+    exposure_s = parse_duration_s(metadata["EXPOSURE_DURATION"], key="EXPOSURE_DURATION", default_unit="ms",
+                                  where=where, valid_s=EXPOSURE_RANGE_S)
+    interframe_s = parse_duration_s(metadata["INTERFRAME_DELAY"], key="INTERFRAME_DELAY", default_unit="s",
+                                    where=where, valid_s=INTERFRAME_RANGE_S)
+    tdi = require_int(metadata, "JNO:TDI_STAGES_COUNT", where, minimum=TDI_RANGE[0], maximum=TDI_RANGE[1])
+    target = check_name(require_str(metadata, "TARGET_NAME", where), f"{where}: TARGET_NAME", ProductError)
     clock = metadata.get("SPACECRAFT_CLOCK_START_COUNT", "")
-    if not isinstance(clock, str):
-        raise ProductError(f"{where}: SPACECRAFT_CLOCK_START_COUNT = {clock!r} must be a string")
+    if not isinstance(clock, str) or len(clock) > MAX_CLOCK_CHARS or not clock.isprintable():
+        raise ProductError(f"{where}: SPACECRAFT_CLOCK_START_COUNT = {shown(clock)} must be a short string "
+                           f"(at most {MAX_CLOCK_CHARS} printable characters)")
     cube = image.reshape(lines // block, len(filters), FRAMELET_LINES, FRAMELET_SAMPLES)
     cube.flags.writeable = False
     return RawProduct(
         product_id=product_id,
         target=target,
-        perijove=perijove_of(metadata, product_id),
+        perijove=perijove_of(metadata, product_id, where),
         filters=filters,
         framelets=cube,
         companding=companding,

@@ -8,15 +8,22 @@ Accepted inputs (every problem raises ProductError naming the file and what is w
   Metadata JSON), either zip path or a folder holding them. Members are read in memory, never
   extracted; a member name that would land outside the folder (absolute, ``..``) is rejected;
 - a PDS3 EDR: the detached label ``.LBL`` (or its ``.IMG``), read with ``pdr``.
+
+Only regular files are read (never a device, FIFO or socket, also through a symlink), each
+after its size is checked against the limit for its kind; a file named inside a label (the
+PNG's FILE_NAME, the EDR's ^IMAGE) or a zip member must be a plain file name
+(:func:`ioflyby.fileio.check_name`).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,10 +33,16 @@ from PIL import Image
 
 from ioflyby.camera.junocam import FRAMELET_SAMPLES
 from ioflyby.errors import ProductError
+from ioflyby.fileio import check_name, check_regular_file, read_regular_file, shown
 from ioflyby.ingest.product import MAX_LINES, RawProduct, build_product
 
 MAX_JSON_BYTES = 4 * 1024 * 1024
-MAX_PNG_BYTES = 512 * 1024 * 1024
+MAX_JSON_DEPTH = 32
+# The largest image this reader accepts, stored, plus room for PNG/PDS framing.
+MAX_IMAGE_BYTES = MAX_LINES * FRAMELET_SAMPLES + 16 * 1024 * 1024
+MAX_PNG_BYTES = MAX_IMAGE_BYTES
+MAX_ZIP_BYTES = MAX_IMAGE_BYTES + MAX_JSON_BYTES
+MAX_ZIP_MEMBERS = 1000
 _IMAGESET = re.compile(r"^(\d+)-ImageSet\.zip$", re.IGNORECASE)
 _DATA = re.compile(r"^(\d+)-Data\.zip$", re.IGNORECASE)
 
@@ -60,7 +73,7 @@ def read_product(path: str | Path) -> RawProduct:
 
 
 def _read_folder(folder: Path) -> RawProduct:
-    pngs = sorted(folder.glob("*-raw.png"))
+    pngs = sorted(folder.glob("[!.]*-raw.png"))
     if len(pngs) == 1:
         return _read_png_json(pngs[0], _find_json_for_png(pngs[0]))
     if len(pngs) > 1:
@@ -80,7 +93,7 @@ def _read_folder(folder: Path) -> RawProduct:
 
 
 def _find_json_for_png(png: Path) -> Path:
-    candidates = sorted(png.parent.glob("*-Metadata.json"))
+    candidates = sorted(png.parent.glob("[!.]*-Metadata.json"))
     if not candidates:
         raise ProductError(f"{png}: no NNNNN-Metadata.json beside it; download the product's Data zip too")
     if len(candidates) == 1:
@@ -88,7 +101,7 @@ def _find_json_for_png(png: Path) -> Path:
     product_id = png.name[: -len("-raw.png")] if png.name.endswith("-raw.png") else png.stem
     for candidate in candidates:
         try:
-            meta = _parse_json(candidate.read_bytes(), str(candidate))
+            meta = _parse_json(_read_limited(candidate, MAX_JSON_BYTES), str(candidate))
         except ProductError:
             continue
         if meta.get("PRODUCT_ID") == product_id or meta.get("FILE_NAME") == png.name:
@@ -99,22 +112,18 @@ def _find_json_for_png(png: Path) -> Path:
 def _find_png_for_json(json_path: Path) -> Path:
     meta = _parse_json(_read_limited(json_path, MAX_JSON_BYTES), str(json_path))
     name = meta.get("FILE_NAME")
-    if isinstance(name, str) and "/" not in name and "\\" not in name and (json_path.parent / name).is_file():
-        return json_path.parent / name
-    pngs = sorted(json_path.parent.glob("*-raw.png"))
+    if name is not None:
+        check_name(name, f"{json_path}: FILE_NAME", ProductError)
+        if (json_path.parent / name).is_file():
+            return json_path.parent / name
+    pngs = sorted(json_path.parent.glob("[!.]*-raw.png"))
     if len(pngs) == 1:
         return pngs[0]
     raise ProductError(f"{json_path}: cannot find its raw PNG (FILE_NAME = {name!r}) beside it")
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ProductError(f"{path}: {size} bytes is too large for a JunoCam product file (limit {limit})")
-        return path.read_bytes()
-    except OSError as exc:
-        raise ProductError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return read_regular_file(path, limit, ProductError, "a JunoCam product file")
 
 
 def _read_png_json(png: Path, json_path: Path) -> RawProduct:
@@ -131,12 +140,35 @@ def _parse_json(raw: bytes, where: str) -> dict[str, Any]:
         raise ProductError(f"{where}: not UTF-8 text (byte {exc.start}); is this really a Metadata JSON?") from None
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+    except (ValueError, RecursionError) as exc:
+        detail = (f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError)
+                  else "nested too deeply" if isinstance(exc, RecursionError) else "a number with too many digits")
         raise ProductError(f"{where}: invalid JSON ({detail})") from None
     if not isinstance(value, dict):
-        raise ProductError(f"{where}: the Metadata JSON must be an object of label keywords, got {type(value).__name__}")
+        raise ProductError(
+            f"{where}: the Metadata JSON must be an object of label keywords, got {type(value).__name__}")
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ProductError(f"{where}: the Metadata JSON is nested more than {MAX_JSON_DEPTH} levels deep")
     return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of JSON-like data (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        children = item.values() if isinstance(item, Mapping) else item if isinstance(item, (list, tuple)) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _detail(exc: Exception) -> str:
+    """A library exception as ``Type: message``, its message cut short for a one-line error."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text if len(text) <= 120 else text[:117] + '...'}"
 
 
 def _decode_png(raw: bytes, where: str) -> np.ndarray:
@@ -153,7 +185,7 @@ def _decode_png(raw: bytes, where: str) -> np.ndarray:
             f"{FRAMELET_SAMPLES} at most); refusing to decode it"
         ) from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad headers
-        raise ProductError(f"{where}: not a readable PNG ({type(exc).__name__}: {exc})") from None
+        raise ProductError(f"{where}: not a readable PNG ({_detail(exc)})") from None
     if width != FRAMELET_SAMPLES:
         raise ProductError(f"{where}: PNG is {width} pixels wide; JunoCam raw images are {FRAMELET_SAMPLES} wide")
     if height > MAX_LINES:
@@ -166,7 +198,7 @@ def _decode_png(raw: bytes, where: str) -> np.ndarray:
             image.load()
             array = np.asarray(image, dtype=np.uint8)
     except Exception as exc:  # noqa: BLE001 - truncated/corrupt streams raise OSError, SyntaxError, zlib.error...
-        raise ProductError(f"{where}: PNG data is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+        raise ProductError(f"{where}: PNG data is truncated or corrupt ({_detail(exc)})") from None
     if array.shape != (height, width):
         raise ProductError(f"{where}: PNG decoded to {array.shape}, expected ({height}, {width})")
     return array
@@ -196,6 +228,8 @@ def _zip_pair_for(path: Path) -> tuple[Path, Path]:
 def _safe_member_names(archive: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
     """Members after rejecting any name that would resolve outside the target folder (zip-slip)."""
     members = archive.infolist()
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise ProductError(f"{where}: {len(members):,} members, more than the {MAX_ZIP_MEMBERS} a website zip can hold")
     for info in members:
         name = info.filename
         posix = PurePosixPath(name.replace("\\", "/"))
@@ -205,22 +239,26 @@ def _safe_member_names(archive: zipfile.ZipFile, where: str) -> list[zipfile.Zip
             or ".." in posix.parts
             or "\x00" in name
         ):
-            raise ProductError(f"{where}: member {name!r} points outside the product folder (zip-slip); refusing the archive")
+            raise ProductError(f"{where}: member {shown(name)} points outside the product folder (zip-slip); "
+                               "refusing the archive")
     return members
 
 
 def _zip_member(zip_path: Path, pattern: str, limit: int) -> tuple[bytes, str]:
     """Bytes of the one member whose base name matches ``pattern`` (regex), checked for size."""
     where = str(zip_path)
+    check_regular_file(zip_path, MAX_ZIP_BYTES, ProductError, "a JunoCam website zip")
     try:
         with zipfile.ZipFile(zip_path) as archive:
             members = _safe_member_names(archive, where)
             wanted = [m for m in members if not m.is_dir() and re.search(pattern, PurePosixPath(m.filename).name)]
             if not wanted:
-                raise ProductError(f"{where}: no member matching {pattern!r} (found: {[m.filename for m in members][:5]})")
+                found = shown([m.filename for m in members][:5], 200)
+                raise ProductError(f"{where}: no member matching {pattern!r} (found: {found})")
             if len(wanted) > 1:
                 raise ProductError(f"{where}: {len(wanted)} members match {pattern!r}; expected one")
             info = wanted[0]
+            check_name(PurePosixPath(info.filename).name, f"{where}: member", ProductError)
             if info.file_size > limit:
                 raise ProductError(f"{where}: member {info.filename} is {info.file_size} bytes, over the {limit} limit")
             with archive.open(info) as stream:
@@ -230,8 +268,9 @@ def _zip_member(zip_path: Path, pattern: str, limit: int) -> tuple[bytes, str]:
             return data, info.filename
     except ProductError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
-        raise ProductError(f"{where}: corrupt or unreadable zip ({type(exc).__name__}: {exc})") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
+            zlib.error) as exc:
+        raise ProductError(f"{where}: corrupt or unreadable zip ({_detail(exc)})") from None
 
 
 def _read_zip_pair(imageset: Path, data: Path) -> RawProduct:
@@ -250,7 +289,7 @@ def _label_path(path: Path) -> Path:
         return path
     for suffix in (".LBL", ".lbl"):
         candidate = path.with_suffix(suffix)
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     raise ProductError(f"{path}: its detached PDS3 label (.LBL) is missing beside it")
 
@@ -266,10 +305,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _check_image_file(label: Path, pointer: Any) -> None:
+    """The file the ^IMAGE pointer names (``"NAME"`` or ``("NAME", record)``; a number points into
+    the label itself) must be a plain name beside the label, a regular file of bounded size."""
+    name = pointer[0] if isinstance(pointer, (list, tuple)) and pointer else pointer
+    if not isinstance(name, str):
+        return
+    check_name(name, f"{label}: ^IMAGE", ProductError)
+    matches = [p for p in label.parent.iterdir() if p.name.lower() == name.lower()]
+    if not matches:
+        raise ProductError(f"{label}: its image file {name} (^IMAGE) is missing beside it")
+    for match in matches:
+        check_regular_file(match, MAX_IMAGE_BYTES, ProductError, "a PDS3 image file")
+
+
 def _read_pds3(path: Path) -> RawProduct:
     label = _label_path(path)
     where = str(label)
-    _read_limited(label, MAX_JSON_BYTES)  # size check; pdr reads it again
+    _read_limited(label, MAX_JSON_BYTES)  # type and size check; pdr reads it again
     try:
         import pdr
 
@@ -278,16 +331,20 @@ def _read_pds3(path: Path) -> RawProduct:
             data = pdr.read(str(label))
             metadata_raw = data.metadata
             image_meta = metadata_raw.get("IMAGE")
-            if image_meta is None:
+            if image_meta is None or not hasattr(image_meta, "get"):
                 raise ProductError(f"{where}: the label has no IMAGE object")
             lines = image_meta.get("LINES")
-            if isinstance(lines, int) and not isinstance(lines, bool) and lines > MAX_LINES:
-                raise ProductError(f"{where}: IMAGE has {lines} lines, more than the {MAX_LINES} this reader accepts")
+            if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines <= MAX_LINES:
+                raise ProductError(f"{where}: IMAGE LINES = {shown(lines)}; this reader accepts 1 to {MAX_LINES}")
+            if image_meta.get("LINE_SAMPLES") != FRAMELET_SAMPLES:
+                raise ProductError(f"{where}: IMAGE LINE_SAMPLES = {shown(image_meta.get('LINE_SAMPLES'))}; "
+                                   f"JunoCam framelets are {FRAMELET_SAMPLES} wide")
+            _check_image_file(label, metadata_raw.get("^IMAGE"))
             image = np.asarray(data["IMAGE"])
     except ProductError:
         raise
     except Exception as exc:  # noqa: BLE001 - pdr surfaces parser/IO errors of many types
-        raise ProductError(f"{where}: cannot read PDS3 product with pdr ({type(exc).__name__}: {exc})") from None
+        raise ProductError(f"{where}: cannot read PDS3 product with pdr ({_detail(exc)})") from None
     metadata = {k: _plain(v) for k, v in metadata_raw.items() if k != "IMAGE"}
     image_keys = _plain(image_meta)
     for key in ("LINES", "LINE_SAMPLES", "SAMPLE_BITS", "SAMPLE_TYPE", "SAMPLE_BIT_MASK"):

@@ -20,6 +20,10 @@ Where the code's own parameters fit (e.g. orthographic centred on 0°N 180°E) t
 that code. Other centres (orthographic on the sub-spacecraft point, a lat/lon box centred
 elsewhere) and the vertical perspective ("nsper", which has no IAU code) use a PROJ definition on
 the same sphere, written as WKT2 with the IAU body, datum and sphere names.
+
+Inside a GeoTIFF the CRS is written as GeoTIFF keys; the vertical perspective has no GeoTIFF
+projection, so its CRS goes into the file as an ESRI projection-engine string
+(:func:`geotiff_keys_flavor`), which GDAL reads back as the same projection.
 """
 
 from __future__ import annotations
@@ -121,6 +125,13 @@ def _iau_projected_code(body: BodyCRS, code: int, lat0: float, lon0: float) -> s
     except CRSError:
         return None
     return candidate
+
+
+def geotiff_keys_flavor(code: int) -> str:
+    """GDAL's ``GEOTIFF_KEYS_FLAVOR`` for projection ``code``: ``ESRI_PE`` for the vertical
+    perspective, which standard GeoTIFF keys cannot express (GDAL would put its CRS in an
+    ``.aux.xml`` sidecar instead of the file), ``STANDARD`` otherwise."""
+    return "ESRI_PE" if code == proj.PERSPECTIVE else "STANDARD"
 
 
 def proj_string(body: BodyCRS, code: int, lat0: float, lon0: float, height_m: float = 0.0) -> str:

@@ -27,11 +27,11 @@ import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
 from ioflyby.errors import KernelError
-from ioflyby.fileio import atomic_write_text
+from ioflyby.fileio import AtomicFiles, atomic_write_text, check_out, inside, staged
+from ioflyby.geometry.timing import JUNO_CLOCK_ID
 from ioflyby.pointing.solution import PointingSolution
 from ioflyby.spice import Kernels, writers
 
-JUNO_CLOCK_ID = -61
 SPACECRAFT_CK_ID = -61000
 SAMPLE_STEP_S = 0.1
 MARGIN_S = 10.0
@@ -78,8 +78,9 @@ def write_ck(solution, path: Path, sclk_dir: Path | None = None, step_s: float =
     if not sclk_covers(start, stop):
         sclk_path = Path(sclk_dir or path.parent) / (path.stem + ".tsc")
         write_project_sclk(sclk_path, 0.5 * (start + stop))
-    # The project SCLK is loaded only while the CK is encoded with it, then unloaded again.
-    with Kernels([sclk_path]) if sclk_path else contextlib.nullcontext():
+    # The project SCLK is loaded only while the CK is encoded with it, then unloaded again (from
+    # its temporary name while it is staged with the CK in one set of outputs).
+    with Kernels([staged(sclk_path)]) if sclk_path else contextlib.nullcontext():
         if sclk_path and not sclk_covers(start, stop):
             raise KernelError(f"the project SCLK {sclk_path} does not convert the product epochs; report this")
         nominal = np.arange(start, stop + 0.5 * step_s, step_s)
@@ -117,20 +118,23 @@ class PointingOutputs:
         summary = {key: report[key] for key in (
             "timing_offset_s", "spin_axis_ra_deg", "spin_axis_dec_deg", "spin_rate_rpm", "limb_rms_px", "n_limb_points")}
         summary |= {"ck": str(self.ck), "sclk": None if self.sclk is None else str(self.sclk),
-                    "sclk_kind": self.sclk_kind, "ck_epochs": self.ck_epochs, "report_json": str(self.report_json)}
+                    "sclk_kind": self.sclk_kind, "ck_epochs": self.ck_epochs, "report_json": str(self.report_json),
+                    "quality": report["quality"]}
         return _plain(dict(summary, report=report))
 
 
 def write_outputs(solution: PointingSolution, out_dir: str | Path) -> PointingOutputs:
     """Write ``<product>_pointing.bc`` (plus an SCLK when needed) and ``<product>_pointing.json``
-    (the ``to_json()`` of the result) into ``out_dir`` (created); kernels must still be loaded."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (the ``to_json()`` of the result) into ``out_dir`` (created); kernels must still be loaded.
+    The files appear together, or none of them."""
+    out_dir = check_out(out_dir)
     stem = f"{solution.product_id}_pointing"
-    ck_info = write_ck(solution, out_dir / f"{stem}.bc")
-    result = PointingOutputs(solution, Path(ck_info["ck"]), None if ck_info["sclk"] is None else Path(ck_info["sclk"]),
-                             ck_info["sclk_kind"], ck_info["epochs"], out_dir / f"{stem}.json")
-    atomic_write_text(result.report_json, json.dumps(result.to_json(), indent=2))
+    with AtomicFiles():
+        ck_info = write_ck(solution, inside(out_dir, f"{stem}.bc"))
+        sclk = None if ck_info["sclk"] is None else Path(ck_info["sclk"])
+        result = PointingOutputs(solution, Path(ck_info["ck"]), sclk, ck_info["sclk_kind"], ck_info["epochs"],
+                                 inside(out_dir, f"{stem}.json"))
+        atomic_write_text(result.report_json, json.dumps(result.to_json(), indent=2))
     return result
 
 

@@ -3,11 +3,17 @@
 Times inside are seconds past J2000 TDB (ET); reports carry UTC strings. SPICE keeps one global
 kernel pool per process, so a :class:`Kernels` is a context manager that loads its files on
 entry and unloads exactly those files on exit. SPICE is not thread-safe: use processes.
+
+Only regular files are loaded (never a device, FIFO or socket: SPICE would hang on or read them
+without end), metakernel members included, which are checked before SPICE opens them. A text
+kernel must carry a NAIF header (``KPL/...``) or a ``\begindata`` block: any other text file
+(``/etc/passwd`` listed in a metakernel) is refused, not loaded as an empty kernel.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -18,6 +24,7 @@ import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
 from ioflyby.errors import CoverageError, IoflybyError, KernelError
+from ioflyby.fileio import check_regular_file, read_regular_file
 
 TEXT_KERNEL_KINDS = {
     ".tls": "LSK",
@@ -28,6 +35,8 @@ TEXT_KERNEL_KINDS = {
     ".tm": "MK",
     ".mk": "MK",
 }
+MAX_TEXT_KERNEL_BYTES = 64 * 1024 * 1024
+MAX_BINARY_KERNEL_BYTES = 1 << 40
 _MAX_WINDOW_INTERVALS = 100_000
 _MAX_OBJECTS = 10_000
 _CK_CLASS = 3
@@ -88,13 +97,26 @@ def body_name(naif_id: int) -> str:
     return name
 
 
+def kernel_paths(values: Sequence[str | Path] | str | Path) -> list[Path]:
+    """Kernel paths from command-line values, each a path or a comma-separated list of paths
+    (``--kernels a.tls,b.tpc --kernels c.bsp``); the one parser every verb uses."""
+    values = [values] if isinstance(values, (str, Path)) else values
+    return [Path(part.strip()) for value in values for part in str(value).split(",") if part.strip()]
+
+
 def _check_readable(path: Path) -> None:
-    """Raise KernelError unless ``path`` is a file SPICE recognises as a kernel."""
-    if not path.exists():
+    """Raise KernelError unless ``path`` is a regular file SPICE recognises as a kernel: binary
+    DAF/DAS, or text with a NAIF header or a ``\\begindata`` block (at most 64 MiB)."""
+    if not os.path.lexists(path) or (path.is_symlink() and not path.exists()):
         raise KernelError(f"kernel file not found: {path}")
-    if not path.is_file():
-        raise KernelError(f"kernel path is not a file: {path}")
-    architecture, _ = spiceypy.getfat(str(path))
+    check_regular_file(path, MAX_BINARY_KERNEL_BYTES, KernelError, "a SPICE kernel")
+    try:
+        architecture, _ = spiceypy.getfat(str(path))
+    except SpiceyError as exc:
+        raise KernelError(f"cannot read kernel {path}: {spice_error_message(exc)}") from None
+    if architecture in ("DAF", "DAS"):
+        return
+    check_regular_file(path, MAX_TEXT_KERNEL_BYTES, KernelError, "a SPICE text kernel")
     if architecture == "?":
         # Text kernels without a KPL/ header are legal; they must still hold a data block.
         with path.open("rb") as handle:
@@ -102,8 +124,72 @@ def _check_readable(path: Path) -> None:
         if b"\\begindata" not in head:
             raise KernelError(
                 f"not a SPICE kernel: {path} (neither a binary DAF/DAS file nor a text kernel "
-                "with a \\begindata block)"
+                "with a NAIF header or a \\begindata block)"
             )
+
+
+# CSPICE reads only the first 132 characters of a text kernel line (a quote left open there
+# ends with the line) and keeps only the first 80 characters of a string value: the parser below
+# does the same, so that it sees every file name SPICE will open.
+_LINE_CHARS = 132
+_STRING_CHARS = 80
+_TOKEN = re.compile(r"'(?P<string>(?:[^']|'')*)(?:'|$)|(?P<other>\+=|=|[()]|[^\s'=()]+)")
+_MK_VARIABLES = ("KERNELS_TO_LOAD", "PATH_SYMBOLS", "PATH_VALUES")
+
+
+def _text_assignments(text: str) -> dict[str, list[str]]:
+    """String values of the metakernel variables in a text kernel's ``\\begindata`` blocks
+    (``+=`` appends; a string ending in ``+`` continues in the next one), read as SPICE reads them."""
+    tokens: list[tuple[bool, str]] = []  # (is a string, text)
+    inside = False
+    for line in text.splitlines():
+        marker = line.strip()
+        if marker in ("\\begindata", "\\begintext"):
+            inside = marker == "\\begindata"
+        elif inside:
+            for match in _TOKEN.finditer(line[:_LINE_CHARS]):
+                string = match.group("string")
+                tokens.append((True, string.replace("''", "'")[:_STRING_CHARS]) if string is not None
+                              else (False, match.group("other")))
+    values: dict[str, list[str]] = {}
+    name = None
+    for index, (is_string, token) in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else (True, "")
+        if not is_string and following in ((False, "="), (False, "+=")):
+            name = token if token in _MK_VARIABLES else None
+            if name and following[1] == "=":
+                values[name] = []
+        elif name and is_string:
+            values.setdefault(name, []).append(token)
+    return {key: _joined(strings) for key, strings in values.items()}
+
+
+def _joined(strings: list[str]) -> list[str]:
+    result: list[str] = []
+    carry = ""
+    for piece in strings:
+        if piece.rstrip().endswith("+"):
+            carry += piece.rstrip()[:-1]
+        else:
+            result.append(carry + piece)
+            carry = ""
+    return result + ([carry] if carry else [])
+
+
+def metakernel_members(path: Path) -> list[Path]:
+    """The files a metakernel lists (``$SYMBOL`` replaced from PATH_SYMBOLS/PATH_VALUES), read
+    without SPICE; an empty list for any other kernel."""
+    if spiceypy.getfat(str(path))[0] in ("DAF", "DAS"):
+        return []
+    raw = read_regular_file(path, MAX_TEXT_KERNEL_BYTES, KernelError, "a SPICE text kernel")
+    values = _text_assignments(raw.decode("latin-1"))
+    symbols = dict(zip(values.get("PATH_SYMBOLS", []), values.get("PATH_VALUES", [])))
+    members = []
+    for entry in values.get("KERNELS_TO_LOAD", []):
+        for symbol in sorted(symbols, key=len, reverse=True):
+            entry = entry.replace(f"${symbol}", symbols[symbol])
+        members.append(Path(entry.strip()))
+    return members
 
 
 _DAF_WORD_BYTES = 8
@@ -163,6 +249,8 @@ class Kernels:
         try:
             for path in self.paths:
                 _check_readable(path)
+                for member in metakernel_members(path):
+                    _check_member(path, member)
                 try:
                     spiceypy.furnsh(str(path))
                 except SpiceyError as exc:
@@ -170,6 +258,7 @@ class Kernels:
                         f"cannot load kernel {path}: {spice_error_message(exc)}"
                     ) from None
             for path in _added_entries(before, self._pool_files()):
+                _check_readable(Path(path))
                 _verify_binary(path)
         except IoflybyError:
             for path in _added_entries(before, self._pool_files()):
@@ -314,6 +403,13 @@ class Kernels:
                 f"no SPK data for {body_name(naif_id)} ({naif_id}) at {et_to_utc(et)} UTC"
                 f"{_coverage_hint(intervals)}; loaded: {', '.join(self._loaded) or 'nothing'}"
             )
+
+
+def _check_member(metakernel: Path, member: Path) -> None:
+    try:
+        _check_readable(member)
+    except KernelError as exc:
+        raise KernelError(f"metakernel {metakernel}: {exc}") from None
 
 
 def _added_entries(before: list[str], after: list[str]) -> list[str]:
