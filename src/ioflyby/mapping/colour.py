@@ -11,10 +11,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from numba import prange
 
+from ioflyby._numba import jit
 from ioflyby.errors import GeometryError
 
 RGB_ORDER = ("RED", "GREEN", "BLUE")
@@ -111,13 +111,13 @@ def compose(channels: Mapping[str, np.ndarray], stretch: Stretch, order: Sequenc
     return stack, names
 
 
-@numba.njit(cache=True, inline="always")
+@jit(inline="always")
 def _mark_invalid(k, row, col, out, alpha):
     out[k, row, col] = 0
     alpha[row, col] = 0
 
 
-@numba.njit(cache=True, parallel=True)
+@jit(parallel=True)
 def _quantize(planes, gains, black, scale, inv_gamma, top, out, alpha):
     """out[k] ← round(top · clip((gains[k] · planes[k] − black) · scale, 0, 1) ** inv_gamma), 0
     where planes[k] is not finite; alpha ← top where every plane is finite, else 0. Float32

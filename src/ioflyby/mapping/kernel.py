@@ -7,6 +7,10 @@ compiled loop does everything without temporaries; ``tests/test_mapping_reprojec
 against those numpy implementations. Frames: body-fixed (IAU_<TARGET>) for surface points,
 J2000 inside the pose, JUNO_JUNOCAM for rays. Units: km, s, radians, pixels.
 
+Near the limb, :func:`limb_clearance` runs the other way (pixel → ray → ellipsoid, the scalar form
+of ``JunoCam.pixel_to_ray`` and ``FrameletPoses.rays_to_surface``) to keep the bilinear neighbours
+that see the sky out of a sample; ``tests/test_mapping_limb.py`` checks it against them.
+
 Packed pose layout: :meth:`ioflyby.geometry.FrameletPoses.packed` (one row per framelet, float64).
 Packed camera layout: focal length (px), distortion centre x, y (IK pixels), k1, k2.
 """
@@ -15,10 +19,10 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import prange
 
+from ioflyby._numba import jit
 from ioflyby.camera.junocam import (
     FRAMELET_LINES,
     IK_PIXEL_ORIGIN_OFFSET,
@@ -33,6 +37,8 @@ FIRST_SAMPLE = float(PHOTOACTIVE_FIRST_SAMPLE)  # photoactive columns
 LAST_SAMPLE = float(PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES - 1)
 IK_OFFSET = IK_PIXEL_ORIGIN_OFFSET
 LIGHT_TIME_ITERATIONS = 3
+UNDISTORT_MAX_STEPS = 20
+UNDISTORT_TOLERANCE_PX = 1e-10
 
 PHOTOMETRY = {"none": 0, "lambert": 1, "lommel-seeliger": 2, "minnaert": 3}
 OVERLAP = {"feather": 0, "emission": 1}
@@ -40,7 +46,7 @@ MIN_COS_INCIDENCE = 0.02
 BACKPLANES = ("weight", "incidence", "emission", "phase", "km_per_px", "time")
 
 
-@numba.njit(cache=True, inline="always")
+@jit(inline="always")
 def surface_point(lat: float, lon: float, a: float, b: float, c: float):
     """Triaxial-ellipsoid point (km) and outward unit normal at planetocentric (lat, lon)."""
     dx, dy, dz = math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)
@@ -51,7 +57,7 @@ def surface_point(lat: float, lon: float, a: float, b: float, c: float):
     return px, py, pz, nx / norm, ny / norm, nz / norm
 
 
-@numba.njit(cache=True)
+@jit()
 def point_to_pixel(pose: np.ndarray, cam: np.ndarray, px: float, py: float, pz: float):
     """(sample, line, range_km) of body-fixed point (px, py, pz) in one framelet; NaN behind."""
     # rotation(delta)^T · p = R^T p + delta · Rdot^T p, so both products are formed once.
@@ -90,7 +96,7 @@ def point_to_pixel(pose: np.ndarray, cam: np.ndarray, px: float, py: float, pz: 
     return x * scale + cam[1] - IK_OFFSET, y * scale + cam[2] - IK_OFFSET, distance
 
 
-@numba.njit(cache=True)
+@jit()
 def points_to_pixels(pose: np.ndarray, cam: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Vectorised :func:`point_to_pixel` over points (n, 3) → (n, 3): sample, line, range."""
     out = np.empty((points.shape[0], 3))
@@ -100,7 +106,84 @@ def points_to_pixels(pose: np.ndarray, cam: np.ndarray, points: np.ndarray) -> n
     return out
 
 
-@numba.njit(cache=True, inline="always")
+@jit()
+def limb_clearance(pose: np.ndarray, cam: np.ndarray, radii: np.ndarray, s: float, l: float) -> float:
+    """Angle (radians) by which the ray of framelet pixel (s, l) passes inside the target's limb:
+    ≥ 0 where it meets the ellipsoid (radii a, b, c in km), negative where it passes beside it.
+
+    The scalar form of :meth:`ioflyby.camera.JunoCam.pixel_to_ray` (Newton inverse of the radial
+    distortion) followed by :meth:`ioflyby.geometry.FrameletPoses.rays_to_surface` (stellar
+    aberration removed, J2000 → body-fixed with the per-ray light-time shift of the target epoch).
+    The angle is measured where the ellipsoid is the unit sphere (coordinates divided by the
+    radii): the limb's angular radius asin(1/|o|) minus the ray's angle from the centre.
+    """
+    xd, yd = s + IK_OFFSET - cam[1], l + IK_OFFSET - cam[2]
+    radius_d = math.hypot(xd, yd)
+    radius = radius_d
+    for _ in range(UNDISTORT_MAX_STEPS):
+        r2 = radius * radius
+        step = (radius * (1.0 + cam[3] * r2 + cam[4] * r2 * r2) - radius_d) / (1.0 + 3.0 * cam[3] * r2 + 5.0 * cam[4] * r2 * r2)
+        radius -= step
+        if abs(step) < UNDISTORT_TOLERANCE_PX:
+            break
+    ratio = radius / radius_d if radius_d > 0.0 else 1.0
+    x, y, z = xd * ratio, yd * ratio, cam[0]
+    norm = math.sqrt(x * x + y * y + z * z)
+    x, y, z = x / norm, y / norm, z / norm
+    # apparent = (camera→J2000) · ray; geometric = apparent rotated back by the aberration angle
+    ux, uy, uz = _rotate(pose, 28, x, y, z)
+    bx, by, bz = -pose[25] / SPEED_OF_LIGHT_KM_S, -pose[26] / SPEED_OF_LIGHT_KM_S, -pose[27] / SPEED_OF_LIGHT_KM_S
+    hx, hy, hz = uy * bz - uz * by, uz * bx - ux * bz, ux * by - uy * bx
+    cos_phi = math.sqrt(max(0.0, 1.0 - (hx * hx + hy * hy + hz * hz)))
+    gx = ux * cos_phi + (hy * uz - hz * uy)
+    gy = uy * cos_phi + (hz * ux - hx * uz)
+    gz = uz * cos_phi + (hx * uy - hy * ux)
+    # Body-fixed, scaled by the radii: direction (R + δṘ)·g, origin −(R p + δ(Ṙ p + R v) + δ² Ṙ v).
+    a, b, c = radii[0], radii[1], radii[2]
+    d0 = _scaled(_rotate(pose, 6, gx, gy, gz), a, b, c)
+    d1 = _scaled(_rotate(pose, 15, gx, gy, gz), a, b, c)
+    o0 = _scaled(_rotate(pose, 6, pose[0], pose[1], pose[2]), a, b, c)
+    rate_p = _rotate(pose, 15, pose[0], pose[1], pose[2])
+    rot_v = _rotate(pose, 6, pose[3], pose[4], pose[5])
+    o1 = _scaled((rate_p[0] + rot_v[0], rate_p[1] + rot_v[1], rate_p[2] + rot_v[2]), a, b, c)
+    o2 = _scaled(_rotate(pose, 15, pose[3], pose[4], pose[5]), a, b, c)
+    delta = 0.0
+    clearance = 0.0
+    for _ in range(LIGHT_TIME_ITERATIONS):
+        dx, dy, dz = d0[0] + delta * d1[0], d0[1] + delta * d1[1], d0[2] + delta * d1[2]
+        ox = -(o0[0] + delta * (o1[0] + delta * o2[0]))
+        oy = -(o0[1] + delta * (o1[1] + delta * o2[1]))
+        oz = -(o0[2] + delta * (o1[2] + delta * o2[2]))
+        dd = dx * dx + dy * dy + dz * dz
+        od = ox * dx + oy * dy + oz * dz
+        oo = ox * ox + oy * oy + oz * oz
+        if oo <= 1.0:
+            return math.pi  # observer inside the ellipsoid: every ray meets it
+        clearance = math.asin(1.0 / math.sqrt(oo)) - math.acos(min(1.0, max(-1.0, -od / math.sqrt(dd * oo))))
+        if clearance < 0.0:
+            delta = 0.0  # as rays_to_surface: a miss restarts from the centre's epoch
+            continue
+        t = (-od - math.sqrt(max(0.0, od * od - dd * (oo - 1.0)))) / dd  # the nearer intersection
+        distance = t * math.sqrt((dx * a) ** 2 + (dy * b) ** 2 + (dz * c) ** 2)
+        delta = pose[24] - distance / SPEED_OF_LIGHT_KM_S
+    return clearance
+
+
+@jit(inline="always")
+def _rotate(m, offset, x, y, z):
+    """The row-major 3×3 matrix ``m[offset:offset + 9]`` times (x, y, z)."""
+    return (m[offset] * x + m[offset + 1] * y + m[offset + 2] * z,
+            m[offset + 3] * x + m[offset + 4] * y + m[offset + 5] * z,
+            m[offset + 6] * x + m[offset + 7] * y + m[offset + 8] * z)
+
+
+@jit(inline="always")
+def _scaled(v, a, b, c):
+    """(x / a, y / b, z / c): a body-fixed vector in the space where the ellipsoid is the unit sphere."""
+    return v[0] / a, v[1] / b, v[2] / c
+
+
+@jit(inline="always")
 def _cell_latlon(code, params, x_min, y_max, cell, col, row, clamp):
     x = x_min + col * cell
     y = y_max - row * cell
@@ -117,7 +200,7 @@ def _cell_latlon(code, params, x_min, y_max, cell, col, row, clamp):
     return proj.inverse(code, params, x, y)
 
 
-@numba.njit(cache=True, inline="always")
+@jit(inline="always")
 def _point_quantities(pose, cam, px, py, pz, nx, ny, nz, out):
     """out[:] = sample, line, cos(emission), cos(incidence), cos(phase), range_km."""
     s, l, distance = point_to_pixel(pose, cam, px, py, pz)
@@ -130,7 +213,7 @@ def _point_quantities(pose, cam, px, py, pz, nx, ny, nz, out):
     out[5] = distance
 
 
-@numba.njit(cache=True, parallel=True)
+@jit(parallel=True)
 def candidate_blocks(code, params, x_min, y_max, cell, height, width, block, radii, poses, cams):
     """Boolean [block_rows, block_cols, framelets]: may framelet f see any cell of the block?
 
@@ -160,7 +243,7 @@ def candidate_blocks(code, params, x_min, y_max, cell, height, width, block, rad
     return cand
 
 
-@numba.njit(cache=True, inline="always")
+@jit(inline="always")
 def _block_may_see(corner, iy, ix, min_cos_e):
     """Conservative footprint test of one block from its four corner quantities."""
     s_lo, s_hi, l_lo, l_hi = np.inf, -np.inf, np.inf, -np.inf
@@ -184,7 +267,7 @@ def _block_may_see(corner, iy, ix, min_cos_e):
             and l_hi + margin >= FIRST_LINE and l_lo - margin <= LAST_LINE)
 
 
-@numba.njit(cache=True, inline="always")
+@jit(inline="always")
 def _bilinear(images, f, s, l):
     """Bilinear sample of framelet ``f`` of ``images`` [framelet, line, sample] at (s, l)."""
     i0 = int(math.floor(l))
@@ -197,16 +280,47 @@ def _bilinear(images, f, s, l):
     return top * (1.0 - fl) + bottom * fl
 
 
-@numba.njit(cache=True, inline="always")
-def _accumulate(s, l, cos_e, cos_i, cos_phase, range_km, f, images, channel, cams, poses, photometry, minnaert_k,
-                overlap, feather_px, acc, wsum, best, planes, row, col):
+@jit()
+def _bilinear_on_target(images, f, s, l, pose, cam, radii, min_clearance, seen):
+    """:func:`_bilinear` from only the neighbours whose rays pass at least ``min_clearance``
+    (radians) inside the limb (weights renormalised), so that no sky enters a sample near the
+    limb; NaN if no neighbour does. ``seen`` [framelet, line, sample] int8 remembers each
+    pixel's verdict (0 not yet known, 1 clear, 2 not) across samples and threads (two threads
+    that meet an unknown pixel at once both write the same verdict)."""
+    i0 = int(math.floor(l))
+    j0 = int(math.floor(s))
+    i1 = min(i0 + 1, images.shape[1] - 1)
+    j1 = min(j0 + 1, images.shape[2] - 1)
+    fl, fs = l - i0, s - j0
+    total = weight = 0.0
+    for corner in range(4):
+        i = i1 if corner >= 2 else i0
+        j = j1 if corner % 2 else j0
+        w = (fl if corner >= 2 else 1.0 - fl) * (fs if corner % 2 else 1.0 - fs)
+        if w <= 0.0:
+            continue
+        if seen[f, i, j] == 0:
+            seen[f, i, j] = 1 if limb_clearance(pose, cam, radii, float(j), float(i)) >= min_clearance else 2
+        if seen[f, i, j] == 1:
+            total += w * images[f, i, j]
+            weight += w
+    return total / weight if weight > 0.0 else math.nan
+
+
+@jit(inline="always")
+def _accumulate(s, l, cos_e, cos_i, cos_phase, range_km, f, images, channel, cams, poses, radii, limb, seen,
+                photometry, minnaert_k, overlap, feather_px, acc, wsum, best, planes, row, col):
     """Sample framelet f at (s, l) and add it to cell (row, col) with its cos(emission),
-    cos(incidence), cos(phase) and range (km)."""
+    cos(incidence), cos(phase) and range (km). Below ``limb[f, 0]`` = cos(emission) (near the
+    limb) only the neighbours whose rays clear the limb by ``limb[f, 1]`` radians are sampled."""
     if cos_e <= 0.0:
         return
     if not (FIRST_LINE <= l <= LAST_LINE and FIRST_SAMPLE <= s <= LAST_SAMPLE):
         return
-    value = _bilinear(images, f, s, l)
+    if cos_e < limb[f, 0]:
+        value = _bilinear_on_target(images, f, s, l, poses[f], cams[f], radii, limb[f, 1], seen)
+    else:
+        value = _bilinear(images, f, s, l)
     if not math.isfinite(value):
         return
     if photometry != 0:
@@ -237,9 +351,9 @@ def _accumulate(s, l, cos_e, cos_i, cos_phase, range_km, f, images, channel, cam
         planes[5, row, col] += weight * poses[f, 43]
 
 
-@numba.njit(cache=True, parallel=True)
+@jit(parallel=True)
 def reproject_blocks(
-    code, params, x_min, y_max, cell, height, width, block, sub, radii, poses, cams, images, channel,
+    code, params, x_min, y_max, cell, height, width, block, sub, radii, poses, cams, limb, seen, images, channel,
     cand, tolerance_px, photometry, minnaert_k, overlap, feather_px, acc, wsum, best, planes, counts,
 ):
     """Accumulate framelet samples into map cells (rows of coarse blocks in parallel).
@@ -253,7 +367,9 @@ def reproject_blocks(
     emission, phase, km/px, time) over all channels, the angles as cosines (the backplane is the
     angle of the weighted mean cosine) — or only the first two, [2, row, col], when the other
     backplanes are not wanted; ``counts`` [block_rows, 3]: sub-blocks skipped, computed exactly,
-    interpolated.
+    interpolated. ``limb`` [F, 2]: per framelet the cos(emission) below which a sample takes only
+    the neighbours whose rays clear the limb, and that clearance (radians); ``seen`` int8 like
+    ``images``, zeros: the pixels' verdicts (:func:`_bilinear_on_target`).
     """
     n_by, n_bx, n_f = cand.shape
     full = planes.shape[0] > 2  # phase and range are interpolated only for the backplanes
@@ -350,7 +466,7 @@ def reproject_blocks(
                                     if (nx * (poses[f, 37] - px) + ny * (poses[f, 38] - py) + nz * (poses[f, 39] - pz)) <= 0.0:
                                         continue  # faces away from the camera (emission >= 90 deg): nothing to sample
                                     _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, q)
-                                    _accumulate(q[0], q[1], q[2], q[3], q[4], q[5], f, images, channel, cams, poses,
+                                    _accumulate(q[0], q[1], q[2], q[3], q[4], q[5], f, images, channel, cams, poses, radii, limb, seen,
                                                 photometry, minnaert_k, overlap, feather_px, acc, wsum, best, planes, row, col)
                                 else:
                                     n00, n01 = quant[f, sa, sb], quant[f, sa, sb + 1]
@@ -363,11 +479,11 @@ def reproject_blocks(
                                                 w00 * n00[1] + w01 * n01[1] + w10 * n10[1] + w11 * n11[1],
                                                 w00 * n00[2] + w01 * n01[2] + w10 * n10[2] + w11 * n11[2],
                                                 w00 * n00[3] + w01 * n01[3] + w10 * n10[3] + w11 * n11[3],
-                                                cos_phase, range_km, f, images, channel, cams, poses,
+                                                cos_phase, range_km, f, images, channel, cams, poses, radii, limb, seen,
                                                 photometry, minnaert_k, overlap, feather_px, acc, wsum, best, planes, row, col)
 
 
-@numba.njit(cache=True, parallel=True)
+@jit(parallel=True)
 def finish_channels(acc: np.ndarray, wsum: np.ndarray) -> None:
     """In place, [channel, row, col]: ``acc`` ← ``acc / wsum`` where ``wsum > 0``, else NaN."""
     for row in prange(acc.shape[1]):
@@ -377,7 +493,7 @@ def finish_channels(acc: np.ndarray, wsum: np.ndarray) -> None:
                 acc[k, row, col] = acc[k, row, col] / w if w > 0 else np.nan
 
 
-@numba.njit(cache=True, parallel=True)
+@jit(parallel=True)
 def finish_plane(total: np.ndarray, weight: np.ndarray, angle: bool) -> None:
     """In place, [row, col]: ``total`` ← ``total / weight`` where ``weight > 0``, else NaN; with
     ``angle`` the mean is a cosine and becomes its angle in degrees (clipped to [-1, 1] first)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage
 
 from ioflyby.errors import GeometryError
 from ioflyby.mapping.product import MapProduct
@@ -24,6 +23,7 @@ MIN_OVERLAP_CELLS = 200
 
 def seam_weights(coverage: np.ndarray, feather_cells: float) -> np.ndarray:
     """Weights in [0, 1]: distance (cells) to the nearest uncovered cell / ``feather_cells``."""
+    from scipy import ndimage  # scipy.ndimage only when maps are mosaicked (CLI start-up)
     if feather_cells <= 0:
         return coverage.astype(np.float32)
     distance = ndimage.distance_transform_edt(coverage)

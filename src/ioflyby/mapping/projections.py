@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from ioflyby._numba import jit
 
 EQUIRECTANGULAR = 0
 ORTHOGRAPHIC = 1
@@ -36,13 +37,13 @@ CODES = {
 _NAN = math.nan
 
 
-@numba.njit(cache=True, inline="always")
+@jit(inline="always")
 def _wrap_pi(angle: float) -> float:
     """Angle wrapped into [-π, π)."""
     return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
-@numba.njit(cache=True)
+@jit()
 def forward(code: int, params: np.ndarray, lat: float, lon: float) -> tuple[float, float]:
     """(lat, lon) radians → (x, y) metres; NaN where the point is not on the visible side."""
     radius, lat0, lon0, p = params[0], params[1], params[2], params[3]
@@ -69,7 +70,7 @@ def forward(code: int, params: np.ndarray, lat: float, lon: float) -> tuple[floa
     return x, y
 
 
-@numba.njit(cache=True)
+@jit()
 def inverse(code: int, params: np.ndarray, x: float, y: float) -> tuple[float, float]:
     """(x, y) metres → (lat, lon) radians, lon in [-π, π); NaN outside the domain."""
     radius, lat0, lon0, p = params[0], params[1], params[2], params[3]
@@ -107,13 +108,13 @@ def inverse(code: int, params: np.ndarray, x: float, y: float) -> tuple[float, f
     return lat, _wrap_pi(lon)
 
 
-@numba.njit(cache=True)
+@jit()
 def _forward_many(code, params, lat, lon, x, y):
     for i in range(lat.size):
         x[i], y[i] = forward(code, params, lat[i], lon[i])
 
 
-@numba.njit(cache=True)
+@jit()
 def _inverse_many(code, params, x, y, lat, lon):
     for i in range(x.size):
         lat[i], lon[i] = inverse(code, params, x[i], y[i])

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from ioflyby.camera.junocam import (
     FRAMELET_LINES,
@@ -123,6 +122,7 @@ def detect_limb_framelet(
 ) -> LimbPoints:
     """Limb points in one framelet ``image`` (128 × 1648 linear DN) given the product's sky and
     disc levels (DN) for this filter. See the module docstring for the method."""
+    from scipy import ndimage  # imported on use: a map from a CK never loads it (CLI start-up)
     contrast = max(disc - sky, 1e-6)
     smooth = ndimage.gaussian_filter(np.asarray(image, np.float32), SMOOTHING_SIGMA_PX, mode="nearest")
     gl, gs = np.gradient(smooth)

@@ -1,21 +1,10 @@
 """SPICE layer: load kernels, report coverage, convert times, translate CSPICE errors.
 
-Every other stage reads ephemerides, frames and clocks through SPICE only (spiceypy).
+Every other stage reads ephemerides, frames and clocks through SPICE only (spiceypy). The NAIF
+downloader's names (:mod:`ioflyby.spice.fetch`, which needs urllib and friends) are imported on
+first use, so that commands that only read kernels do not pay for it.
 """
 
-from ioflyby.spice.fetch import (
-    DEFAULT_BASE_URL,
-    FetchedFile,
-    FetchResult,
-    KernelChoice,
-    ListingEntry,
-    default_cache_dir,
-    download,
-    fetch_kernels,
-    parse_listing,
-    plan_kernels,
-    write_metakernel,
-)
 from ioflyby.spice.kernelset import (
     CoverageInterval,
     Kernels,
@@ -26,6 +15,20 @@ from ioflyby.spice.kernelset import (
     utc_to_et,
 )
 from ioflyby.spice.writers import SpkSegment, write_ck, write_sclk, write_spk
+
+_FETCH_NAMES = (
+    "DEFAULT_BASE_URL",
+    "FetchedFile",
+    "FetchResult",
+    "KernelChoice",
+    "ListingEntry",
+    "default_cache_dir",
+    "download",
+    "fetch_kernels",
+    "parse_listing",
+    "plan_kernels",
+    "write_metakernel",
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -51,3 +54,11 @@ __all__ = [
     "write_sclk",
     "write_spk",
 ]
+
+
+def __getattr__(name: str):
+    if name in _FETCH_NAMES:
+        from ioflyby.spice import fetch
+
+        return getattr(fetch, name)
+    raise AttributeError(f"module 'ioflyby.spice' has no attribute {name!r}")
