@@ -85,3 +85,21 @@ def synthetic_label(product_id: str, filters=("BLUE", "GREEN", "RED"), stop_time
         "SPACECRAFT_CLOCK_START_COUNT": "757283710:123",
         "PJ": "57",
     }
+
+
+def two_limb_framelets(product):
+    """``product`` with every framelet blanked (zero DN) but the two richest in limb points: a
+    limb too short to fix the pointing (the pointing quality tests' case built to fail)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from ioflyby.pointing.limb import detect_limb
+
+    points = detect_limb(product.decompanded())
+    keys, counts = np.unique(points.exposure * len(product.filters) + points.filter_index, return_counts=True)
+    cube = np.zeros_like(product.framelets)
+    for key in keys[np.argsort(-counts)[:2]]:
+        exposure, index = divmod(int(key), len(product.filters))
+        cube[exposure, index] = product.framelets[exposure, index]
+    return replace(product, framelets=cube)

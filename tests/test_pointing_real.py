@@ -178,3 +178,13 @@ def test_process_without_ck_says_to_solve_pointing(juno_2022_kernel_files, raw_p
     message = capsys.readouterr().err.strip().splitlines()[-1]
     assert "JUNO_SPACECRAFT" in message and "--solve-pointing" in message
     assert not (tmp_path / "maps").exists()
+
+
+@pytest.mark.parametrize("name", PRODUCTS)
+def test_every_real_product_is_good(solutions, name):
+    """Issue 13: each of the five real products passes every quality gate (formal sigma, limb
+    coverage, residual drift, spin rate) as well as limb RMS ≤ 1 px."""
+    solution = solutions[name]
+    assert solution.limb_rms_px <= 1.0
+    assert solution.verdict == "good", solution.quality.summary()
+    assert solution.to_dict()["quality"]["verdict"] == "good"

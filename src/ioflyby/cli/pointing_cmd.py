@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from rich.table import Table
 from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit
 from ioflyby.errors import PointingError
-from ioflyby.pointing.solve import PRIORS
+
+JOINT_REPORT = "joint_pointing.json"
 
 
 def _alignment(report: dict) -> str:
@@ -19,6 +21,19 @@ def _alignment(report: dict) -> str:
     if report["rejected_alignment_deg"] is not None:
         text += f" (a {report['rejected_alignment_deg']:.1f}° fit was rejected as a limb-model error: solved without)"
     return text
+
+
+def _time_source(time_source: dict) -> str:
+    if time_source["source"] == "sclk":
+        return (f"the spacecraft clock {time_source['clock_count']} through the SCLK "
+                f"({time_source['clock_minus_start_time_ms']:+.3f} ms from START_TIME)")
+    return time_source["note"]
+
+
+def _quality(quality: dict) -> str:
+    if quality["verdict"] == "good":
+        return "good"
+    return f"{quality['verdict']}: {'; '.join(quality['reasons'])}"
 
 
 def _print_result(result: dict) -> None:
@@ -38,6 +53,8 @@ def _print_result(result: dict) -> None:
         ("camera alignment", _alignment(report)),
         ("limb offset (+ inwards)", f"{report['limb_offset_px']:+.2f} px"),
         ("roll about the line of sight from", report["roll_source"]),
+        ("framelet times from", _time_source(report["time_source"])),
+        ("quality", _quality(report["quality"])),
         ("CK", result["ck"]),
         ("SCLK", result["sclk"] or "the loaded one"),
     ]
@@ -54,32 +71,75 @@ def _print_result(result: dict) -> None:
     console.print(per_filter)
 
 
+def _joint_json(results: list, joint) -> dict:
+    """``--json`` of a joint solve: every product's single-product JSON, and the joint summary."""
+    return {"products": [result.to_json() for result in results], "joint": joint.to_dict()}
+
+
+def _print_joint(result: dict) -> None:
+    for product in result["products"]:
+        _print_result(product)
+    joint = result["joint"]
+    sigma = joint["formal_sigma"]
+    table = Table(title=f"Joint solve of {len(joint['products'])} products (spin model from {', '.join(joint['anchors'])})")
+    table.add_column("quantity")
+    table.add_column("value")
+    table.add_row("spin axis RA, Dec (J2000)", f"{joint['spin_axis_ra_deg']:.4f} ± {sigma['spin_axis_ra_deg']:.4f}°, "
+                  f"{joint['spin_axis_dec_deg']:+.4f} ± {sigma['spin_axis_dec_deg']:.4f}°")
+    table.add_row("spin rate", f"{joint['spin_rate_rpm']:.5f} ± {sigma['spin_rate_rpm']:.5f} rpm")
+    for product_id, verdict in joint["verdicts"].items():
+        table.add_row(product_id, verdict)
+    console.print(table)
+
+
 @app.command("pointing")
 def pointing(
-    product: Path = typer.Argument(..., help="Raw product: folder, PNG/JSON, zip or PDS3 label."),
-    kernels: list[Path] = typer.Option(..., "--kernels", help="Metakernel or kernel file (repeatable): LSK, PCK, FK, IK, SCLK, SPK; a CK is used as prior."),
-    out: Path = typer.Option(..., "--out", help="Folder for <product>_pointing.bc/.json."),
+    products: list[Path] = typer.Argument(
+        ..., help="Raw product(s): folder, PNG/JSON, zip or PDS3 label. Several products of one perijove are "
+        "solved jointly: one spin axis, rate and camera alignment, each its own phase and start-time offset."),
+    kernels: list[Path] = typer.Option(
+        ..., "--kernels", help="Metakernel or kernel file (repeat, or separate several with commas): LSK, PCK, FK, "
+        "IK, SCLK, SPK; a CK is used as prior."),
+    out: Path = typer.Option(..., "--out", help="Folder for <product>_pointing.bc/.json (and joint_pointing.json)."),
     prior: str = typer.Option("auto", "--prior", help="auto (CK if loaded, else global search), ck, or search."),
     align: bool = typer.Option(
         True, "--align/--no-align",
         help="Also solve a small camera-alignment rotation (2 angles). On by default: the real PJ43/PJ44 "
         "products need ~0.6 deg, and without it their limb RMS is 0.57-0.83 px instead of 0.21-0.56 px.",
     ),
+    accept_degraded: bool = typer.Option(
+        False, "--accept-degraded",
+        help="Write the CK even when the quality gates refused the solution (its report still says refused).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Recover the pointing from the image itself (limb of the target): timing offset, spin
     axis, phase and rate; write it as a CK (with an SCLK if the loaded one cannot encode the
-    epochs) and a JSON report with residuals per framelet and per filter."""
+    epochs) and a JSON report with residuals per framelet and per filter. A solution the
+    quality gates refuse is not written (exit 2, one line saying why) unless --accept-degraded;
+    with several products, nothing is written unless all pass."""
+    from ioflyby.fileio import AtomicFiles, atomic_write_text, check_out, inside
     from ioflyby.ingest import read_product
-    from ioflyby.pointing import solve_loaded, write_outputs
+    from ioflyby.pointing import PRIORS, solve_joint, solve_loaded, write_outputs
     from ioflyby.spice import Kernels
+    from ioflyby.spice.kernelset import kernel_paths
 
     if prior not in PRIORS:
         raise PointingError(f"--prior {prior!r}: use one of {', '.join(PRIORS)}")
-    raw = read_product(product)
-    with Kernels(kernels):
+    check_out(out)
+    raws = [read_product(product) for product in products]
+    with Kernels(kernel_paths(kernels)):
         with console.status("solving pointing from the limb", spinner="dots") if not as_json else nullcontext():
-            solution = solve_loaded(raw, prior=prior, align=align)
-        result = write_outputs(solution, out)
-    emit(result.to_json(), as_json, _print_result)
+            joint = solve_joint(raws, prior=prior, align=align) if len(raws) > 1 else None
+            solutions = joint.solutions if joint else [solve_loaded(raws[0], prior=prior, align=align)]
+        for solution in solutions:
+            solution.require_usable(accept_degraded)
+        with AtomicFiles():
+            results = [write_outputs(solution, out) for solution in solutions]
+            if joint:
+                atomic_write_text(inside(out, JOINT_REPORT), json.dumps(_joint_json(results, joint), indent=2))
+    if joint:
+        emit(_joint_json(results, joint), as_json, _print_joint)
+    else:
+        emit(results[0].to_json(), as_json, _print_result)
 

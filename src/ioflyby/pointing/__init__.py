@@ -1,22 +1,31 @@
 """Pointing from the image: sub-pixel limb detection, a robust least-squares solve of JunoCam's
-timing offset and Juno's spin attitude (axis, phase, rate), with or without a CK prior, and the
-solution written as a CK (plus an SCLK where needed) and a JSON report."""
+timing offset and Juno's spin attitude (axis, phase, rate), with or without a CK prior, a quality
+verdict on every solution (good / degraded / refused, with reasons), joint solves of several
+products of one perijove, and the solution written as a CK (plus an SCLK where needed) and a JSON
+report."""
 
 from ioflyby.pointing.ck import PointingOutputs, sclk_covers, write_ck, write_outputs, write_project_sclk
+from ioflyby.pointing.joint import JointSolution, solve_joint
 from ioflyby.pointing.limb import LimbPoints, detect_limb, detect_limb_framelet
 from ioflyby.pointing.model import LimbModel
+from ioflyby.pointing.quality import PointingQuality, PointingRefused, QualityCheck
 from ioflyby.pointing.solution import PointingSolution
 from ioflyby.pointing.solve import PRIORS, solve_loaded
 
 __all__ = [
     "PRIORS",
+    "JointSolution",
     "LimbModel",
     "LimbPoints",
     "PointingOutputs",
+    "PointingQuality",
+    "PointingRefused",
     "PointingSolution",
+    "QualityCheck",
     "detect_limb",
     "detect_limb_framelet",
     "sclk_covers",
+    "solve_joint",
     "solve_loaded",
     "write_ck",
     "write_outputs",

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import spiceypy
-from scipy.optimize import least_squares
 
 from ioflyby.errors import PointingError
 from ioflyby.geometry.spin import SpinAttitude, axis_basis
@@ -41,6 +40,10 @@ AXIS_PRIOR_RAD = np.radians(0.01)
 CK_PHASE_PRIOR_RAD = np.radians(0.005)
 # The roll about the line of sight, held where the terminator fixed it (ioflyby.pointing.roll).
 TERMINATOR_ROLL_HOLD_RAD = np.radians(0.02)
+# How well the terminator fixes that roll (the twin's roll errors from it: 0.06-0.14 deg): its
+# 1-sigma in the covariance, where the hold above only pins the fit to the terminator's value.
+TERMINATOR_ROLL_SIGMA_RAD = np.radians(0.1)
+ROLL_HOLD_TO_SIGMA = TERMINATOR_ROLL_HOLD_RAD / TERMINATOR_ROLL_SIGMA_RAD
 GATES_PX = (40.0, 15.0, 6.0, 3.0)
 LOSS_SCALE_PX = 0.5
 MAX_SOLVE_POINTS = 2500
@@ -159,6 +162,7 @@ def _fit(
     limb noise in px at the start of the fit), so that with the priors outside the robust loss
     the cost is, up to the factor σ_limb², the negative log-posterior Σ (r/σ_limb)² + Σ (p/σ_p)².
     """
+    from scipy.optimize import least_squares  # imported on use: a map from a CK never loads it (CLI start-up)
     fit_timing = ck_prior is not None
     free = np.r_[[0] if fit_timing else [], [1, 2, 3, 4], [5, 6] if align else [], [7]].astype(int)
     steps = np.where(free == 0, _STEP_TIMING, _STEP_OTHER)
@@ -194,7 +198,11 @@ def _fit(
         fun, np.zeros(free.size), jac=_forward_differences(fun, steps), loss=_robust_loss(n),
         f_scale=LOSS_SCALE_PX, x_scale=1.0, xtol=1e-6, ftol=1e-6, max_nfev=60,
     )
-    return replace(_apply(start, full(result.x)), covariance=_formal_covariance(result, n, noise, free))
+    prior_weights = np.ones(result.fun.size - n)
+    if roll_prior is not None:
+        prior_weights[-1] = ROLL_HOLD_TO_SIGMA
+    return replace(_apply(start, full(result.x)),
+                   covariance=_formal_covariance(result, n, noise, free, model.framelet, prior_weights))
 
 
 def _axis_offset(attitude: SpinAttitude, prior: SpinAttitude) -> np.ndarray:
@@ -217,22 +225,67 @@ def _phase_offsets(attitude: SpinAttitude, prior: SpinAttitude, ets: Sequence[fl
     return offsets
 
 
-def _formal_covariance(result, n_points: int, prior_noise_px: float, free: np.ndarray) -> np.ndarray:
+def _formal_covariance(
+    result, n_points: int, prior_noise_px: float, free: np.ndarray, clusters: np.ndarray | None = None,
+    prior_weights: np.ndarray | None = None,
+) -> np.ndarray:
     """Covariance of all the parameters (physical units: s, rad, rad, rad, rad/s, rad, rad, px)
     from the final Jacobian of the ``free`` ones: the limb rows weighted by the final residual
     RMS (px), the prior rows (scaled by ``prior_noise_px`` in the fit) as unit-σ Gaussians. A
-    held timing gets its prior's variance, a held alignment 0."""
-    jac = result.jac
-    rms = float(np.sqrt(np.mean(result.fun[:n_points] ** 2))) if n_points else 1.0
-    data, prior = jac[:n_points], jac[n_points:] / prior_noise_px
-    information = data.T @ data / max(rms, 1e-3) ** 2 + prior.T @ prior
+    held timing gets its prior's variance, a held alignment 0.
+
+    ``clusters`` (one label per limb row, e.g. its framelet): limb residuals are correlated
+    within a cluster (a framelet's limb sits off together: haze, per-filter offsets), which the
+    formal covariance ignores; it is widened to the cluster-robust (sandwich) one wherever that
+    is larger (:func:`cluster_robust`). ``prior_weights``: per prior row, its σ in the fit over its
+    σ in the covariance (a hold that pins the fit is weighed by the accuracy of what it holds)."""
     covariance = np.zeros((_SCALES.size, _SCALES.size))
     covariance[0, 0] = TIMING_PRIOR_S**2
-    try:
-        covariance[np.ix_(free, free)] = np.linalg.inv(information) * np.outer(_SCALES[free], _SCALES[free])
-    except np.linalg.LinAlgError:
-        covariance[np.ix_(free, free)] = np.diag(np.full(free.size, np.inf))
+    covariance[np.ix_(free, free)] = free_covariance(
+        result.jac, result.fun, n_points, prior_noise_px, clusters, prior_weights) * np.outer(_SCALES[free], _SCALES[free])
     return covariance
+
+
+def free_covariance(
+    jac: np.ndarray, fun: np.ndarray, n_points: int, prior_noise_px: float, clusters: np.ndarray | None = None,
+    prior_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Covariance of the fitted (scaled) parameters from a robust least-squares fit's final
+    Jacobian ``jac`` and residuals ``fun`` (the first ``n_points`` rows limb residuals in px,
+    the rest prior rows scaled by ``prior_noise_px``, each weighted by ``prior_weights``),
+    widened for correlation within ``clusters`` (see :func:`_formal_covariance`); infinite where
+    the information is singular."""
+    rms = max(float(np.sqrt(np.mean(fun[:n_points] ** 2))) if n_points else 1.0, 1e-3)
+    data, prior = jac[:n_points], jac[n_points:] / prior_noise_px
+    if prior_weights is not None:
+        prior = prior * np.asarray(prior_weights, float)[:, None]
+    information = data.T @ data / rms**2 + prior.T @ prior
+    try:
+        formal = np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        return np.diag(np.full(jac.shape[1], np.inf))
+    if clusters is None:
+        return formal
+    weight = (1.0 + (fun[:n_points] / LOSS_SCALE_PX) ** 2) ** -0.25  # soft-L1: √ρ′, as in the modified Jacobian
+    scores = data * (weight * fun[:n_points] / rms**2)[:, None]
+    labels = np.unique(clusters, return_inverse=True)[1]
+    per_cluster = np.zeros((labels.max() + 1 if labels.size else 0, jac.shape[1]))
+    np.add.at(per_cluster, labels, scores)
+    sandwich = formal @ (per_cluster.T @ per_cluster + prior.T @ prior) @ formal
+    return cluster_robust(formal, sandwich)
+
+
+def cluster_robust(formal: np.ndarray, sandwich: np.ndarray) -> np.ndarray:
+    """The covariance that equals ``formal`` except in the directions where ``sandwich`` (the
+    cluster-robust estimate) is larger, which it takes: F^½ · max(I, F^-½ S F^-½) · F^½ (both
+    symmetric positive semi-definite). With few clusters the sandwich is rank-deficient; the
+    formal covariance then still bounds it from below."""
+    values, vectors = np.linalg.eigh(formal)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    inverse_root = vectors * np.where(values > 0, 1.0 / np.sqrt(np.where(values > 0, values, 1.0)), 0.0)
+    ratio_values, ratio_vectors = np.linalg.eigh(inverse_root.T @ sandwich @ inverse_root)
+    widened = (ratio_vectors * np.maximum(ratio_values, 1.0)) @ ratio_vectors.T
+    return root @ widened @ root.T
 
 
 def refine(

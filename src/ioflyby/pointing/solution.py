@@ -18,8 +18,10 @@ from ioflyby.pointing.fit import (
     CK_PHASE_PRIOR_RAD,
     LIMB_OFFSET_PRIOR_PX,
     TERMINATOR_ROLL_HOLD_RAD,
+    TERMINATOR_ROLL_SIGMA_RAD,
     TIMING_PRIOR_S,
 )
+from ioflyby.pointing.quality import PointingQuality, PointingRefused
 
 
 @dataclass
@@ -34,6 +36,10 @@ class PointingSolution:
     "limb" (the target's flattening; only where no night side is in view).
     ``rejected_alignment_deg``: the camera alignment a first solve asked for when it was beyond
     belief and the product was solved without one (see :func:`ioflyby.pointing.solve.solve_loaded`), else None.
+    ``time_source``: where the nominal epochs' start came from (``ProductStart.to_dict()``: the
+    spacecraft clock through the SCLK, or START_TIME and why).
+    ``quality``: the verdict of the quality gates with its reasons (``ioflyby.pointing.quality``);
+    a refused solution is not written as a CK or used for maps unless accepted (:meth:`require_usable`).
     """
 
     product_id: str
@@ -53,6 +59,20 @@ class PointingSolution:
     sigma: dict[str, float] = field(default_factory=dict)
     roll_source: str = "ck"
     rejected_alignment_deg: float | None = None
+    time_source: dict = field(default_factory=dict)
+    quality: PointingQuality | None = None
+
+    @property
+    def verdict(self) -> str:
+        """The quality verdict: "good", "degraded" or "refused" (see ``ioflyby.pointing.quality``)."""
+        return "good" if self.quality is None else self.quality.verdict
+
+    def require_usable(self, accept_degraded: bool = False) -> PointingSolution:
+        """This solution, unless its quality gates refused it and ``accept_degraded`` is False:
+        then :class:`~ioflyby.pointing.quality.PointingRefused` (one line: why, and what would help)."""
+        if self.verdict == "refused" and not accept_degraded:
+            raise PointingRefused(self.product_id, self.quality)
+        return self
 
     def true_et(self, nominal_et: np.ndarray | float) -> np.ndarray | float:
         """True epoch of a nominal camera-model epoch (s past J2000 TDB)."""
@@ -97,6 +117,8 @@ class PointingSolution:
             "formal_sigma": self.sigma,
             "formal_sigma_note": _SIGMA_NOTE,
             "start": self.start,
+            "time_source": self.time_source,
+            "quality": None if self.quality is None else self.quality.to_dict(),
             "solve_seconds": self.seconds,
             "per_filter": self.per_filter,
             "per_framelet": self.per_framelet,
@@ -104,9 +126,12 @@ class PointingSolution:
 
 
 _SIGMA_NOTE = (
-    f"1-sigma from the final Jacobian, priors included (timing 0 +/- {TIMING_PRIOR_S * 1e3:g} ms; limb offset "
+    "1-sigma from the final Jacobian, widened where the limb residuals' correlation within a framelet "
+    "(cluster-robust sandwich) says so; "
+    f"priors included (timing 0 +/- {TIMING_PRIOR_S * 1e3:g} ms; limb offset "
     f"0 +/- {LIMB_OFFSET_PRIOR_PX:g} px; with a CK, spin axis +/- {np.degrees(AXIS_PRIOR_RAD):g} deg and spin "
     f"phase +/- {np.degrees(CK_PHASE_PRIOR_RAD):g} deg; with the roll from the terminator, roll held to "
-    f"+/- {np.degrees(TERMINATOR_ROLL_HOLD_RAD):g} deg). Without a CK the timing is held at 0 and its sigma is "
+    f"+/- {np.degrees(TERMINATOR_ROLL_HOLD_RAD):g} deg, counted in the sigma at the terminator's accuracy, "
+    f"+/- {np.degrees(TERMINATOR_ROLL_SIGMA_RAD):g} deg). Without a CK the timing is held at 0 and its sigma is "
     "the prior's: the spin phase carries any timing offset."
 )
