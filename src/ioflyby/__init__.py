@@ -31,6 +31,8 @@ _EXPORTS = {
     "Observation": "ioflyby.observation",
     "solve_pointing": "ioflyby.observation",
     "PointingSolution": "ioflyby.pointing",
+    "PointingRefused": "ioflyby.pointing",
+    "solve_joint": "ioflyby.pointing.joint",
     "MapGrid": "ioflyby.mapping.grid",
     "MapProduct": "ioflyby.mapping.product",
     "MapSpec": "ioflyby.processing",

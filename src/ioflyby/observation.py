@@ -15,7 +15,7 @@ use the poses it holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -31,11 +31,15 @@ from ioflyby.geometry import (
     planetocentric_latlon,
     surface_normals,
 )
+from ioflyby.geometry.timing import ProductStart, product_start
 from ioflyby.ingest import RawProduct
 from ioflyby.mapping.grid import MapGrid
 from ioflyby.mapping.product import MapProduct
 from ioflyby.mapping.reproject import Framelets, reproject
 from ioflyby.pointing import PointingSolution, solve_loaded
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class SubObserverPoint(NamedTuple):
@@ -89,6 +93,8 @@ class Observation:
         framelet_ets: nominal mid-exposure epochs [exposure, filter], s past J2000 TDB.
         pointing: the solved pointing whose poses this observation holds, or None (CK poses).
         missing_poses_reason: why no poses came from the kernels ("" when they did or were given).
+        start: the product's start epoch and where it came from (the spacecraft clock through the
+            SCLK, or START_TIME and why; see :attr:`time_source`).
     """
 
     def __init__(
@@ -105,7 +111,8 @@ class Observation:
         self.camera = camera or JunoCam.from_kernel_pool(product.filters)
         self.body = body or Body.from_spice(product.target)
         self.observer = observer
-        (self.framelet_ets,) = _read_only(framelet_mid_ets(product, self.camera))
+        self.start: ProductStart = product_start(product)
+        (self.framelet_ets,) = _read_only(framelet_mid_ets(product, self.camera, self.start))
         self.missing_poses_reason = ""
         if poses is None:
             try:
@@ -127,6 +134,12 @@ class Observation:
 
     # -- poses ------------------------------------------------------------------------------------
     @property
+    def time_source(self) -> str:
+        """Where the framelet epochs' start came from: "sclk" (the label's clock count through the
+        loaded SCLK) or "start_time" (the label's UTC START_TIME; ``start.note`` says why)."""
+        return self.start.source
+
+    @property
     def has_poses(self) -> bool:
         """Whether poses are known (from a CK or a solved pointing)."""
         return self._poses is not None
@@ -141,11 +154,13 @@ class Observation:
             )
         return self._poses
 
-    def with_pointing(self, solution: PointingSolution) -> Observation:
+    def with_pointing(self, solution: PointingSolution, accept_degraded: bool = False) -> Observation:
         """This observation with the poses of a solved pointing (kernels loaded: the ephemeris is
-        evaluated at the solution's true framelet epochs)."""
+        evaluated at the solution's true framelet epochs). A solution its quality gates refused
+        raises :class:`ioflyby.pointing.PointingRefused` unless ``accept_degraded``."""
         if solution.product_id != self.product.product_id:
             raise PointingError(f"pointing solved for {solution.product_id}, not {self.product.product_id}")
+        solution.require_usable(accept_degraded)
         poses = solution.framelet_poses(self.framelet_ets, self.body.name, self.observer, self.camera.frame)
         return Observation(self.product, camera=self.camera, body=self.body, poses=poses, pointing=solution,
                            observer=self.observer)
@@ -221,6 +236,15 @@ class Observation:
                   for column, dtype in zip(columns, _LOCATION_DTYPES)]
         return PixelLocations(*_read_only(*arrays))
 
+    def visible_features(self, catalogue: pd.DataFrame | None = None, min_power_gw: float | None = None) -> pd.DataFrame:
+        """Io's catalogued volcanic centres and hot spots (:mod:`ioflyby.volcano.catalogue`; default
+        every source) that the framelets see, one row per (feature, framelet): name, lat/lon, pixel
+        (sample, line) from :meth:`lonlat_to_pixel`, emission and incidence angles, ``lit``; see
+        :func:`ioflyby.volcano.labels.visible_features`."""
+        from ioflyby.volcano.labels import visible_features
+
+        return visible_features(self, catalogue, min_power_gw)
+
     # -- maps -------------------------------------------------------------------------------------
     def map(
         self,
@@ -254,5 +278,6 @@ def solve_pointing(observation: Observation, prior: str = "auto", align: bool = 
     """Solve ``observation``'s pointing from the target's limb (kernels loaded): timing offset
     (from a CK), spin axis, phase, rate and, with ``align``, a two-angle camera alignment.
     ``prior``: "auto" (the CK when one covers the product, else a global search), "ck" or
-    "search". Attach it with :meth:`Observation.with_pointing`."""
+    "search". The solution carries its quality verdict (``solution.quality``); attach it with
+    :meth:`Observation.with_pointing`, which refuses a refused one unless asked to accept it."""
     return solve_loaded(observation.product, prior=prior, align=align, camera=observation.camera)

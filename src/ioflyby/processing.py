@@ -8,6 +8,7 @@ stretch), write (GeoTIFFs, PNG).
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ioflyby.errors import GeometryError, MissingAttitudeError, PointingError
+from ioflyby.fileio import AtomicFiles, check_out, inside
 from ioflyby.geometry import Body
 from ioflyby.ingest import RawProduct, read_product
 from ioflyby.mapping.colour import Stretch
@@ -40,6 +42,8 @@ class MapSpec:
     (east) default to the sub-spacecraft point at mid-image; ``lat_range``/``lon_range`` bound an
     equirectangular map; ``north``/``edge_lat`` a polar one; ``altitude_km`` the perspective
     viewpoint (default: the spacecraft's). Cell size from ``resolution_km`` or ``width``.
+    ``labels``: draw the volcano catalogue's hot spots and names on the preview and write them as
+    a GeoJSON layer (:mod:`ioflyby.volcano.labels`).
     """
 
     projection: str = "orthographic"
@@ -64,6 +68,7 @@ class MapSpec:
     science: bool = False
     calibration_dir: Path | None = None
     match_brightness: bool = True
+    labels: bool = False
 
     def grid(self, observation: Observation) -> MapGrid:
         """The grid this spec asks for; defaults come from ``observation``'s mid-image geometry."""
@@ -88,7 +93,7 @@ class MapSpec:
 @dataclass
 class ProcessResult:
     """What :func:`process` made: the map in memory, the files written (``files`` by kind:
-    colour, preview, linear, backplanes), timings per stage and the pointing used.
+    colour, preview, linear, backplanes, labels), timings per stage and the pointing used.
 
     ``to_json()`` is the ``ioflyby process --json`` contract.
     """
@@ -162,10 +167,12 @@ def pointing_record(observation: Observation) -> dict:
 
 
 def _observation(
-    product: RawProduct, body: Body, pointing: str | Sequence[PointingSolution], prior: str
+    product: RawProduct, body: Body, pointing: str | Sequence[PointingSolution], prior: str,
+    accept_degraded: bool = False,
 ) -> Observation:
     """The product's Observation with poses from the kernels (``"kernels"``), a solve
-    (``"solve"``), or the given solutions (matched by product id)."""
+    (``"solve"``), or the given solutions (matched by product id); a solution its quality gates
+    refused raises ``PointingRefused`` unless ``accept_degraded``."""
     observation = Observation(product, body=body)
     if pointing == "kernels":
         if not observation.has_poses:
@@ -173,11 +180,11 @@ def _observation(
                                        "solve the pointing from the image instead (pointing='solve')")
         return observation
     if pointing == "solve":
-        return observation.with_pointing(solve_pointing(observation, prior=prior, align=True))
+        return observation.with_pointing(solve_pointing(observation, prior=prior, align=True), accept_degraded)
     by_product = {solution.product_id: solution for solution in pointing}
     if product.product_id not in by_product:
         raise PointingError(f"{product.product_id}: no solved pointing was given for this product")
-    return observation.with_pointing(by_product[product.product_id])
+    return observation.with_pointing(by_product[product.product_id], accept_degraded)
 
 
 def process(
@@ -188,6 +195,7 @@ def process(
     pointing: str | Sequence[PointingSolution] = "kernels",
     pointing_prior: str = "auto",
     on_stage: Callable[[str], None] | None = None,
+    accept_degraded: bool = False,
 ) -> ProcessResult:
     """Map ``products`` (RawProducts or paths ``read_product`` accepts; several are mosaicked)
     onto the grid ``spec`` asks for, and write a colour GeoTIFF + PNG preview (and, as ``spec``
@@ -196,6 +204,8 @@ def process(
     ``pointing``: "kernels" (the CK), "solve" (from each product's limb, see
     :func:`ioflyby.observation.solve_pointing`; ``pointing_prior`` as there) or solved
     pointings (matched by product id). ``on_stage(name)`` is called as each stage starts.
+    A solved pointing whose quality gates refused it stops the run (``PointingRefused``) unless
+    ``accept_degraded``.
     """
     spec = spec or MapSpec()
     if spec.projection not in PROJECTIONS:
@@ -203,6 +213,8 @@ def process(
     if isinstance(pointing, str) and pointing not in POSE_SOURCES:
         raise PointingError(f"unknown pose source {pointing!r}: use {', '.join(POSE_SOURCES)} or solved pointings")
     kernels = [kernels] if isinstance(kernels, (str, Path)) else list(kernels)
+    if out is not None:
+        check_out(out)
     stages = _Stages(on_stage)
     with stages.stage("read"):
         raw = [p if isinstance(p, RawProduct) else read_product(p) for p in products]
@@ -212,7 +224,7 @@ def process(
         images = [framelet_images(p, spec.calibration_dir) for p in raw]
     with stages.stage("geometry"), Kernels(kernels):
         body = Body.from_spice(spec.target or raw[0].target)
-        observations = [_observation(p, body, pointing, pointing_prior) for p in raw]
+        observations = [_observation(p, body, pointing, pointing_prior, accept_degraded) for p in raw]
         grid = spec.grid(observations[0])
     with stages.stage("reproject"):
         maps = [
@@ -254,13 +266,24 @@ def _stem(raw: Sequence[RawProduct], spec: MapSpec) -> str:
 def _write(result: MapProduct, out: Path, stem: str, image: ColourImage, preview: ColourImage, spec: MapSpec,
            record: dict, units: str) -> dict[str, Path]:
     """Colour GeoTIFF and PNG preview (encoded on the other core meanwhile: both release the
-    GIL), then the linear channels and backplanes when ``spec`` asks for them."""
+    GIL), then the linear channels and backplanes when ``spec`` asks for them, and the
+    catalogue labels (drawn on the preview, GeoJSON beside the GeoTIFF); the files appear
+    together, or none of them (one :class:`ioflyby.fileio.AtomicFiles` set)."""
     tags = {"PROCESSING": record}
-    with ThreadPoolExecutor(1) as background:
-        png = background.submit(result.preview_png, out / f"{stem}_preview.png", preview)
-        files = {"colour": result.write_geotiff(out / f"{stem}.tif", image, tags), "preview": png.result()}
-    if spec.science:
-        files["linear"] = result.write_linear_geotiff(out / f"{stem}_linear.tif", f"linear ({units})")
-    if spec.backplanes:
-        files["backplanes"] = result.write_backplanes_geotiff(out / f"{stem}_backplanes.tif")
+    labels = None
+    if spec.labels:
+        from ioflyby.volcano.labels import map_labels
+
+        labels = map_labels(result)
+        preview = labels.draw(preview)
+    with AtomicFiles(), ThreadPoolExecutor(1) as background:
+        png = background.submit(contextvars.copy_context().run, result.preview_png,
+                                inside(out, f"{stem}_preview.png"), preview)
+        files = {"colour": result.write_geotiff(inside(out, f"{stem}.tif"), image, tags), "preview": png.result()}
+        if spec.science:
+            files["linear"] = result.write_linear_geotiff(inside(out, f"{stem}_linear.tif"), f"linear ({units})")
+        if spec.backplanes:
+            files["backplanes"] = result.write_backplanes_geotiff(inside(out, f"{stem}_backplanes.tif"))
+        if labels is not None:
+            files["labels"] = labels.write_geojson(inside(out, f"{stem}_labels.geojson"))
     return files

@@ -51,7 +51,8 @@ def _print(result: dict) -> None:
 @app.command("process")
 def process(
     products: list[Path] = typer.Argument(..., help="Raw product(s): -raw.png (+ Metadata JSON), zip, or PDS3 label."),
-    kernels: list[Path] = typer.Option(..., "--kernels", help="Metakernel(s) or kernel files (repeat the option)."),
+    kernels: list[Path] = typer.Option(
+        ..., "--kernels", help="Metakernel(s) or kernel files (repeat, or separate several with commas)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     projection: str = typer.Option("orthographic", "--projection", help="equirectangular, orthographic, polar or perspective."),
     target: str = typer.Option(None, "--target", help="Target body [default: the product's TARGET_NAME]."),
@@ -74,12 +75,21 @@ def process(
     backplanes: bool = typer.Option(False, "--backplanes", help="Also write a backplanes GeoTIFF."),
     science: bool = typer.Option(False, "--science", help="Also write the linear channels as float32 GeoTIFF."),
     calibration: Path = typer.Option(None, "--calibration", help="Calibration frames folder (dark, flat, masks)."),
+    labels: bool = typer.Option(
+        False, "--labels",
+        help="Draw Io's catalogued hot spots (Davies et al. 2024; marker size/colour by power) and their names on "
+             "the PNG preview and write them as a GeoJSON layer in the map's CRS.",
+    ),
     solve_pointing: bool = typer.Option(
         False, "--solve-pointing",
         help="Solve each product's pointing from the target's limb (ioflyby pointing) instead of using the CK.",
     ),
     pointing_prior: str = typer.Option(
         "auto", "--pointing-prior", help="With --solve-pointing: ck, search (no CK) or auto (CK when loaded)."
+    ),
+    accept_degraded: bool = typer.Option(
+        False, "--accept-degraded",
+        help="With --solve-pointing: map a product even when the pointing's quality gates refused it.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print {outputs, seconds, framelets, pointing, ...} as JSON."),
 ) -> None:
@@ -88,6 +98,7 @@ def process(
     optionally, backplanes and linear channels. Map coordinates: planetocentric latitude,
     east-positive longitude."""
     from ioflyby.processing import MapSpec, process
+    from ioflyby.spice.kernelset import kernel_paths
 
     if pole not in (None, "north", "south"):
         raise GeometryError(f"--pole must be north or south, got {pole!r}")
@@ -97,7 +108,7 @@ def process(
         edge_lat=edge_lat, altitude_km=altitude_km, resolution_km=resolution_km, width=width,
         photometry=photometry, minnaert_k=minnaert_k, overlap=overlap, white_balance=_white_balance(white_balance),
         stretch=_pair(stretch, "--stretch"), gamma=gamma, bits=bits, backplanes=backplanes, science=science,
-        calibration_dir=calibration,
+        calibration_dir=calibration, labels=labels,
     )
     with progress(disable=as_json) as bar:
         task = bar.add_task("process", total=len(STAGES))
@@ -106,7 +117,8 @@ def process(
             bar.update(task, completed=STAGES.index(name), description=name)
 
         with flag_names(PROCESS_FLAGS):
-            result = process(products, kernels, spec, out, pointing="solve" if solve_pointing else "kernels",
-                             pointing_prior=pointing_prior, on_stage=on_stage)
+            result = process(products, kernel_paths(kernels), spec, out,
+                             pointing="solve" if solve_pointing else "kernels", pointing_prior=pointing_prior,
+                             on_stage=on_stage, accept_degraded=accept_degraded)
         bar.update(task, completed=len(STAGES), description="done")
     emit(result.to_json(), as_json, _print)

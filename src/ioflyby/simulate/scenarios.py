@@ -20,7 +20,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,16 @@ from scipy.optimize import brentq
 from ioflyby import __version__
 from ioflyby.camera import COLOUR_FILTERS, JunoCam
 from ioflyby.errors import ScenarioError
-from ioflyby.fileio import atomic_write_text
+from ioflyby.fileio import (
+    AtomicFiles,
+    FolderLock,
+    atomic_write_text,
+    check_out,
+    clean_stale,
+    is_temporary,
+    removed_on_failure,
+    temporary_name,
+)
 from ioflyby.geometry.spin import SpinAttitude, camera_to_spacecraft
 from ioflyby.ingest import write_product
 from ioflyby.simulate import textkernels as tk
@@ -44,7 +52,7 @@ from ioflyby.simulate.attitude import (
 )
 from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, load_basemap
 from ioflyby.simulate.ephemeris import write_ephemeris_spk
-from ioflyby.simulate.render import FrameletRenderer, HotSpot, ImagingSpec, NoiseModel
+from ioflyby.simulate.render import FrameletRenderer, HotSpot, ImagingSpec, NoiseModel, RenderEffects
 from ioflyby.simulate.trajectory import FlybyDesign, JovianOrbit, design_flyby
 from ioflyby.spice import Kernels, et_to_utc, spice_errors, write_spk
 
@@ -105,6 +113,11 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+NIGHT_SIDE_IMAGES = (PlannedImage(-180.0), PlannedImage(-120.0))
+"""Images of a night-side flyby (``TwinOptions.night_side``): phase ≈ 115–120° at pj57's C/A − 180 s
+and − 120 s, about 3–4 km/px."""
+
+
 @dataclass
 class TwinOptions:
     """Injected errors, rendering choices and kernel sources for :func:`build_twin`.
@@ -112,6 +125,11 @@ class TwinOptions:
     ``timing_offset_s``: true exposure times = label-derived times + offset. ``attitude_error_deg``
     about ``attitude_error_axis_sc`` (spacecraft frame): truth = nominal · R(axis, angle); the
     nominal CK goes into ``twin.tm``, the truth CK into ``twin_truth.tm``.
+
+    ``effects``: the renderer's optional effects (default: JunoCam's PSF and blooming on,
+    Jupiter-shine and radiation hits off). ``night_side``: the closest approach over the night
+    side (the other of the design's two C/A points) and, unless ``images`` is given,
+    :data:`NIGHT_SIDE_IMAGES` near it (combine with ``effects.jupiter_shine`` to light it).
     """
 
     timing_offset_s: float = 0.0
@@ -122,6 +140,8 @@ class TwinOptions:
     basemap: str | Path | None = None
     minnaert_k: float = 1.0
     noise: NoiseModel = field(default_factory=NoiseModel)
+    effects: RenderEffects = field(default_factory=RenderEffects.junocam)
+    night_side: bool = False
     official_kernel_dir: str | Path | None = None
     use_official_fk_ik: bool = True
     spin_rate_rpm: float = 2.0
@@ -138,11 +158,40 @@ def get_scenario(name: str) -> Scenario:
     return SCENARIOS[key]
 
 
-def _prepare_out(out: Path, overwrite: bool) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ScenarioError(f"output folder {out} exists and is not empty; pass --overwrite or another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+# What a twin writes into its folder, in the order they are published (truth.json, last, marks it complete).
+TWIN_ENTRIES = ("kernels", "products", "twin_truth.tm", "twin.tm", "truth.json")
+
+
+def _prepare_out(out: Path, overwrite: bool) -> tuple[Path, FolderLock]:
+    """Lock ``out`` (created) for this run and make a staging folder inside it. Refused when
+    another run holds it, or when it holds anything besides stale leftovers of killed runs
+    (removed) unless ``overwrite``: then the twin's own entries (:data:`TWIN_ENTRIES`) are
+    replaced when the new twin is complete, and nothing else in the folder is touched."""
+    check_out(out)
+    lock = FolderLock(out).acquire()
+    try:
+        clean_stale(out)
+        present = sorted(p.name for p in out.iterdir() if p.name != FolderLock.NAME and not is_temporary(p.name))
+        if present and not overwrite:
+            raise ScenarioError(
+                f"output folder {out} is not empty ({', '.join(present[:3])}{', ...' if len(present) > 3 else ''}): "
+                "pass --overwrite to replace an earlier twin in it, or choose another --out"
+            )
+        staging = out / temporary_name("twin")
+        staging.mkdir()
+        return staging, lock
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _publish_twin(staging: Path, out: Path) -> None:
+    """Move the twin built in ``staging`` into ``out`` as one set (replacing an earlier twin's entries)."""
+    built = {p.name for p in staging.iterdir()}
+    with AtomicFiles() as files:
+        for name in sorted(built, key=lambda n: TWIN_ENTRIES.index(n) if n in TWIN_ENTRIES else -1):
+            files.adopt(staging / name, out / name)
+    staging.rmdir()
 
 
 def _flyby_normal(design: FlybyDesign) -> np.ndarray:
@@ -187,6 +236,18 @@ def _product_id(scenario: Scenario, label_start_utc: str, number: int, filters: 
 
 def _label_utc(et: float) -> str:
     return spiceypy.et2utc(et, "ISOC", 3)
+
+
+_CLOCK_TICKS_PER_WHOLE_MS = 32
+
+
+def _label_start_et(et: float) -> float:
+    """The epoch nearest ``et`` that the label's clock count (1/256 s ticks) and its START_TIME
+    (whole ms) both name exactly: a whole 1/8 s (32 ticks) of the twin's clock, whose fractions
+    of a second are UTC's. Needs the twin's SCLK and LSK loaded."""
+    ticks = float(spiceypy.sce2c(tk.SPACECRAFT_ID, et))
+    ticks = _CLOCK_TICKS_PER_WHOLE_MS * round(ticks / _CLOCK_TICKS_PER_WHOLE_MS)
+    return spiceypy.str2et(_label_utc(spiceypy.sct2e(tk.SPACECRAFT_ID, ticks)))
 
 
 def build_metadata(scenario: Scenario, spec: ImagingSpec, product_id: str, label_start_et: float,
@@ -284,16 +345,37 @@ def build_twin(scenario: Scenario | str, out: str | Path, options: TwinOptions |
     scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
     options = options or TwinOptions()
     out = Path(out).resolve()
-    tmp = _prepare_out(out, overwrite)
-    try:
-        truth = _build_into(scenario, options, tmp, out, progress)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with removed_on_failure(out):
+        tmp, lock = _prepare_out(out, overwrite)
+        try:
+            truth = _build_into(scenario, options, tmp, out, progress)
+            _publish_twin(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        finally:
+            lock.release()
     return Twin(out / "twin.tm", [out / p["dir"] for p in truth["products"]], truth)
+
+
+def _design(scenario: Scenario, options: TwinOptions) -> FlybyDesign:
+    """The scenario's flyby; with ``options.night_side`` the C/A point with the Sun lower."""
+    def design(branch: int | None) -> FlybyDesign:
+        return design_flyby(scenario.target, scenario.ca_time_utc, scenario.ca_altitude_km,
+                            scenario.ca_latitude_deg, orbit=scenario.orbit, window_s=options.window_s, branch=branch)
+
+    if not options.night_side:
+        return design(None)
+    return max((design(0), design(1)), key=lambda d: _solar_incidence(scenario.target, d))
+
+
+def _solar_incidence(target: str, design: FlybyDesign) -> float:
+    """Solar incidence angle (rad) at the design's C/A near point."""
+    et = design.achieved["time_et"]
+    lat, lon = math.radians(design.achieved["lat_deg"]), math.radians(design.achieved["lon_east_deg"])
+    point = spiceypy.latrec(1.0, lon, lat)
+    sun = spiceypy.spkpos("SUN", et, f"IAU_{target}", "LT+S", target)[0]
+    return float(spiceypy.vsep(point, sun))
 
 
 def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path,
@@ -307,8 +389,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
         margin = max(options.window_s, 86400.0)
         files["ephemeris"] = write_ephemeris_spk(kdir / "twin_ephemeris.bsp", ca_et - margin, ca_et + margin)
     with Kernels([files["lsk"], files["pck"], files["ephemeris"], files["fk"], files["sclk"]]):
-        design = design_flyby(scenario.target, scenario.ca_time_utc, scenario.ca_altitude_km,
-                              scenario.ca_latitude_deg, orbit=scenario.orbit, window_s=options.window_s)
+        design = _design(scenario, options)
         files["spacecraft"] = write_spk(kdir / "twin_juno_trajectory.bsp", [design.segment()],
                                         f"ioflyby twin {scenario.name} trajectory", label="ioflyby twin")
     say("attitude", 0, 1)
@@ -320,7 +401,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
         nominal = nominal_attitude(axis, ca_et, options.spin_rate_rpm, mounting, phase_rad=math.pi / 2)
         truth = with_attitude_error(nominal, options.attitude_error_axis_sc, options.attitude_error_deg)
         boresight = mounting[:, 2]
-        images = options.images or scenario.images
+        images = options.images or (NIGHT_SIDE_IMAGES if options.night_side else scenario.images)
         # Spin phase putting the target on the (true) boresight in the middle of the first image.
         gap = _azimuth_gap(truth, scenario.target, boresight, ca_et + images[0].offset_s)
         nominal, truth = (a.with_params(phase=a.phase + gap) for a in (nominal, truth))
@@ -344,12 +425,12 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
     with Kernels(truth_files):
         camera = JunoCam.from_kernel_pool()
         renderer = FrameletRenderer(camera, basemap, scenario.target, minnaert_k=options.minnaert_k,
-                                    noise=options.noise, hot_spots=options.hot_spots)
+                                    noise=options.noise, hot_spots=options.hot_spots, effects=options.effects)
         bias = camera.filter("GREEN").start_time_bias_s
         for k, (image, crossing) in enumerate(zip(images, crossings), start=1):
             step = image.interframe_delay_s + camera.filter("GREEN").interframe_delta_s
             true_start = crossing - bias - 0.5 * image.n_exposures * step
-            label_start = spiceypy.str2et(_label_utc(true_start - options.timing_offset_s))
+            label_start = _label_start_et(true_start - options.timing_offset_s)
             true_start = label_start + options.timing_offset_s
             spec = ImagingSpec(_label_utc(label_start), image.n_exposures, image.interframe_delay_s, image.tdi, image.filters)
             product_id = _product_id(scenario, spec.start_utc, k, spec.filters)
@@ -370,6 +451,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
                 "n_exposures": image.n_exposures, "filters": list(image.filters), "tdi": image.tdi,
                 "interframe_delay_s": image.interframe_delay_s, "render_seconds": round(result.seconds, 3),
                 "target_pixels": result.target_pixels, "pixels": result.truth_pixels,
+                "hot_spot_images": result.hot_spot_images, "radiation_hits": result.radiation_hits,
             })
     truth = _truth_document(scenario, options, design, nominal, basemap.path, fk_ik_source, files, tmp, products)
     atomic_write_text(tmp / "truth.json", json.dumps(truth, indent=2) + "\n")
@@ -405,7 +487,9 @@ def _truth_document(scenario, options, design, attitude, basemap_path, fk_ik_sou
                     "band_mapping": "BLUE/GREEN/RED = B/G/R channels, METHANE = grey mean; albedo = 0.9 * value/255"},
         "photometry": {"model": "Minnaert" if options.minnaert_k != 1.0 else "Lambert", "minnaert_k": options.minnaert_k},
         "noise": asdict(options.noise),
-        "hot_spots": [asdict(h) for h in options.hot_spots],
+        "hot_spots": [h.to_dict() for h in options.hot_spots],
+        "effects": asdict(options.effects),
+        "night_side": options.night_side,
         "seed": options.seed,
         "kernels": {"metakernel": "twin.tm", "truth_metakernel": "twin_truth.tm", "fk_ik_source": fk_ik_source,
                     **{k: kernel_name(v) for k, v in files.items()}},
