@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +105,6 @@ class ProcessResult:
     pointing: dict
     stretch: Stretch
     products: list[str]
-    observations: list[Observation] = field(repr=False, default_factory=list)
 
     @property
     def grid(self) -> MapGrid:
@@ -254,7 +253,7 @@ def process(
         map=result, files=files, seconds=stages.seconds,
         framelets=int(sum(p.n_exposures * len(p.filters) for p in raw)),
         pointing=records[0] if len(records) == 1 else {"products": records},
-        stretch=stretch, products=[p.product_id for p in raw], observations=observations,
+        stretch=stretch, products=[p.product_id for p in raw],
     )
 
 

@@ -181,11 +181,6 @@ class JunoCam:
         first, last = PHOTOACTIVE_FIRST_SAMPLE - 0.5, PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES - 0.5
         return (sample >= first) & (sample < last) & (line >= -0.5) & (line < FRAMELET_LINES - 0.5)
 
-    @staticmethod
-    def photoactive_samples() -> np.ndarray:
-        """Sample (column) indices of the photoactive pixels, 23..1630."""
-        return np.arange(PHOTOACTIVE_FIRST_SAMPLE, PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES)
-
     def pixel_to_ray(self, filter_name: str, sample: np.ndarray, line: np.ndarray) -> np.ndarray:
         """Unit view vectors in JUNO_JUNOCAM for framelet pixel coordinates (any broadcastable
         shapes; ioflyby pixel convention, centre of the upper-left pixel = (0, 0)).

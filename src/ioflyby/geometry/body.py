@@ -29,8 +29,3 @@ class Body:
             _, radii = spiceypy.bodvcd(naif_id, "RADII", 3)
             _, frame = spiceypy.cidfrm(naif_id)
         return cls(canonical, naif_id, np.asarray(radii, float), frame)
-
-    @property
-    def mean_radius_km(self) -> float:
-        """Mean of the three semi-axes, km."""
-        return float(np.mean(self.radii_km))

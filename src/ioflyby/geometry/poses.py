@@ -127,10 +127,6 @@ class FrameletPoses:
             sun_distance_km=sun_distance, target=target, body_frame=frame, camera_frame=camera_frame,
         )
 
-    def with_attitude(self, camera_to_j2000: np.ndarray) -> FrameletPoses:
-        """The same ephemeris with another camera orientation (camera → J2000, one per framelet)."""
-        return replace(self, camera_to_j2000=np.asarray(camera_to_j2000, float).reshape(self.camera_to_j2000.shape))
-
     def __len__(self) -> int:
         if self.et.ndim == 0:
             raise TypeError("a single framelet's pose has no length")
@@ -146,11 +142,6 @@ class FrameletPoses:
     def observer_km(self) -> np.ndarray:
         """Spacecraft position relative to the target centre, body-fixed, km (centre light time)."""
         return -_apply(self.j2000_to_body, self.target_position_km)
-
-    @property
-    def camera_to_body(self) -> np.ndarray:
-        """Rotation camera → body-fixed, ignoring aberration (for quick looks and priors)."""
-        return self.j2000_to_body @ self.camera_to_j2000
 
     @property
     def sun_km(self) -> np.ndarray:

@@ -288,6 +288,19 @@ def cluster_robust(formal: np.ndarray, sandwich: np.ndarray) -> np.ndarray:
     return root @ widened @ root.T
 
 
+def inlier_indices(model: LimbModel, fit: LimbFit, gate: float, limit: int, advice: str) -> np.ndarray:
+    """Indices of ``model``'s points on the lit limb ``fit`` predicts, within ``gate`` px of it,
+    at most ``limit`` of them evenly chosen; PointingError (ending with ``advice``) when fewer
+    than ``MIN_POINTS`` are."""
+    keep = model.inliers(fit.attitude, fit.dt, fit.limb_offset_px, gate)
+    if keep.sum() < MIN_POINTS:
+        raise PointingError(
+            f"only {int(keep.sum())} limb points lie within {gate:g} px of the predicted lit limb; {advice}"
+        )
+    chosen = np.nonzero(keep)[0]
+    return chosen[np.linspace(0, chosen.size - 1, limit).round().astype(int)] if chosen.size > limit else chosen
+
+
 def refine(
     model: LimbModel,
     start: LimbFit,
@@ -301,15 +314,8 @@ def refine(
     ``keep`` the final inliers (within the last gate)."""
     fit = start
     for gate in gates:
-        keep = model.inliers(fit.attitude, fit.dt, fit.limb_offset_px, gate)
-        if keep.sum() < MIN_POINTS:
-            raise PointingError(
-                f"only {int(keep.sum())} limb points lie within {gate:g} px of the predicted lit limb; "
-                "the starting attitude is too far off (load a CK, or check the target and kernels)"
-            )
-        chosen = np.nonzero(keep)[0]
-        if chosen.size > MAX_SOLVE_POINTS:
-            chosen = chosen[np.linspace(0, chosen.size - 1, MAX_SOLVE_POINTS).round().astype(int)]
+        chosen = inlier_indices(model, fit, gate, MAX_SOLVE_POINTS,
+                                "the starting attitude is too far off (load a CK, or check the target and kernels)")
         # From a CK (axis prior) the start is close and the alignment is fitted from the first
         # gate: withheld, the few-tenths-of-a-degree tilt it should take is absorbed early by a
         # roll about the line of sight, which the limb cannot undo later. From the global search

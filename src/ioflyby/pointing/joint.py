@@ -41,7 +41,6 @@ from ioflyby.pointing.fit import (
     LIMB_OFFSET_PRIOR_PX,
     LOSS_SCALE_PX,
     MAX_SOLVE_POINTS,
-    MIN_POINTS,
     ROLL_HOLD_TO_SIGMA,
     TERMINATOR_ROLL_HOLD_RAD,
     TIMING_PRIOR_S,
@@ -51,6 +50,7 @@ from ioflyby.pointing.fit import (
     _phase_offsets,
     _robust_loss,
     free_covariance,
+    inlier_indices,
 )
 from ioflyby.pointing.quality import AXIS_DISAGREEMENT_SIGMA, assess, axis_sigma_deg, upper_check
 from ioflyby.pointing.roll import _line_of_sight, roll_direction
@@ -314,20 +314,16 @@ class _JointState:
 
 
 def _inlier_subset(state: _JointState, k: int, gate: float, limit: int):
-    """Product ``k``'s limb points within ``gate`` px of its predicted lit limb (at most
-    ``limit``, evenly chosen) as a LimbModel."""
+    """Product ``k``'s limb points within ``gate`` px of the lit limb the joint solution predicts
+    (at most ``limit``, evenly chosen) as a LimbModel."""
     member = state.members[k]
-    fit = state.member_fit(k)
-    keep = member.prepared.model.inliers(fit.attitude, fit.dt, fit.limb_offset_px, gate)
-    if keep.sum() < MIN_POINTS:
-        raise PointingError(
-            f"{member.prepared.product.product_id}: only {int(keep.sum())} limb points lie within {gate:g} px "
-            "of the limb the joint solution predicts; is it of the same perijove and target as the others?"
-        )
-    chosen = np.nonzero(keep)[0]
-    if chosen.size > limit:
-        chosen = chosen[np.linspace(0, chosen.size - 1, limit).round().astype(int)]
-    return member.prepared.model.subset(chosen)
+    model = member.prepared.model
+    try:
+        chosen = inlier_indices(model, state.member_fit(k), gate, limit,
+                                "is it of the same perijove and target as the others?")
+    except PointingError as exc:
+        raise PointingError(f"{member.prepared.product.product_id} in the joint solve: {exc}") from None
+    return model.subset(chosen)
 
 
 def _least_squares(state: _JointState, subsets: dict, hold_shared: bool) -> _JointState:
