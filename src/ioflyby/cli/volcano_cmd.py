@@ -1,17 +1,20 @@
-"""``ioflyby volcano list``: Io's volcanic centres and hot spots from the published catalogues."""
+"""``ioflyby volcano list``: Io's volcanic centres and hot spots from the published catalogues;
+``ioflyby volcano timeseries``: their light curves across epochs and the statistics of them."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from ioflyby.cli.app import app
-from ioflyby.cli.output import console, emit, flag_names
+from ioflyby.cli.output import console, emit, flag_names, progress
 from ioflyby.errors import IoflybyError
 
-volcano_app = typer.Typer(help="Io's volcanoes: the published catalogue.", no_args_is_help=True)
+volcano_app = typer.Typer(help="Io's volcanoes: the published catalogue and eruption time series.",
+                          no_args_is_help=True)
 app.add_typer(volcano_app, name="volcano")
 
 VOLCANO_FLAGS = {"near": "--near", "radius_km": "--radius-km", "min_power_gw": "--min-power-gw"}
@@ -70,3 +73,67 @@ def list_features(
     with flag_names(VOLCANO_FLAGS):
         table = select_features(sources=source, near=_near(near), radius_km=radius_km, min_power_gw=min_power_gw)
     emit({"features": features_json(table)}, as_json, _print)
+
+
+TIMESERIES_FLAGS = {"factor": "--outburst-factor", "n_sigma": "--outburst-sigma",
+                    "min_period_days": "--min-period-days", "max_period_days": "--max-period-days"}
+
+
+def _print_timeseries(result: dict) -> None:
+    series = result["series"]
+    table = Table(title=f"Io hot-spot time series: {len(series)} light curves")
+    for title in ("name", "quantity", "epochs (GW)", "max/min", "duty", "period d (FAP)", "outbursts"):
+        table.add_column(title, justify="left" if title in ("name", "quantity", "epochs (GW)", "outbursts") else "right")
+    shown = sorted(series, key=lambda s: (-len(s["outbursts"]), -((s["variability"] or {}).get("max_over_min") or 0)))
+    for s in shown[:40]:
+        values = " → ".join("—" if e["value_gw"] is None else f"{e['value_gw']:.3g}" for e in s["epochs"]
+                            if e["kind"] == "observation")
+        ratio = (s["variability"] or {}).get("max_over_min")
+        period = f"{s['periods_days'][0]:.0f} ({s['false_alarm']:.1e})" if s["periods_days"] else ""
+        bursts = ", ".join(f"{o['start_epoch']} ×{o['factor']:.1f}" if o["factor"] else o["start_epoch"]
+                           for o in s["outbursts"])
+        table.add_row(s["name"], s["quantity"], values, _cell(ratio, ".3g"), _cell(s["duty_cycle"], ".2f"), period,
+                      bursts)
+    console.print(table)
+    if len(series) > 40:
+        console.print(f"… {len(series) - 40} more in --json and {result['outputs'][0]}")
+    for d in result["distributions"]:
+        tests = "; ".join(f"{t['name']} p={t['p_value']:.2g}" for t in d["tests"])
+        console.print(f"{d['population']} ({d['n']}): {'not uniform' if d['rejects_uniform'] else 'uniform'} — {tests}")
+    console.print(f"Outburst criterion: {result['criteria']['outburst']}")
+    for path in result["outputs"]:
+        console.print(f"wrote {path}")
+
+
+@volcano_app.command("timeseries")
+def timeseries(
+    out: Path = typer.Option(..., "--out", help="Folder for timeseries.json, _epochs.csv and the plots."),
+    source: list[str] = typer.Option(None, "--source", help="Catalogue epochs: mura (per orbit), davies (repeatable)."),
+    detections: list[Path] = typer.Option(None, "--detections",
+                                          help="Folder or file of ioflyby hotspots outputs (repeatable)."),
+    name: str = typer.Option(None, "--name", help="Only this volcano (catalogue or IAU name)."),
+    factor: float = typer.Option(3.0, "--outburst-factor", help="Outburst: rise to at least this x the previous level."),
+    n_sigma: float = typer.Option(3.0, "--outburst-sigma", help="Outburst: and at least this many sigma above it."),
+    min_period_days: float = typer.Option(None, "--min-period-days", help="Shortest period searched (days)."),
+    max_period_days: float = typer.Option(None, "--max-period-days", help="Longest period searched (days)."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"series": [...], ...} as JSON.'),
+) -> None:
+    """Light curves of Io's hot spots across epochs (Mura et al. 2024 JIRAM M-band per orbit,
+    Davies et al. 2024 as one compiled epoch, ioflyby hotspots detections) and their statistics:
+    detection and coverage per epoch, variability, outbursts, duty cycle, Lomb-Scargle periods with
+    false-alarm probability, and where the active volcanoes lie (tests against uniform). Writes
+    timeseries.json, timeseries_epochs.csv and light-curve, periodogram and variability-map PNGs."""
+    from ioflyby.fileio import check_out
+    from ioflyby.volcano.timeseries import build_timeseries, write_outputs
+
+    check_out(out)
+    sources = list(source) if source else ([] if detections else ["mura"])
+    with progress(disable=as_json) as bar:
+        task = bar.add_task("time series", total=2)
+        with flag_names(TIMESERIES_FLAGS):
+            result = build_timeseries(sources, detections or (), name, factor, n_sigma, min_period_days,
+                                      max_period_days)
+        bar.update(task, completed=1, description="plots")
+        outputs = write_outputs(result, out)
+        bar.update(task, completed=2, description="done")
+    emit({**result.to_json(), "outputs": [str(p) for p in outputs]}, as_json, _print_timeseries)
