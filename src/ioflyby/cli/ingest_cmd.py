@@ -41,30 +41,9 @@ calibrate_app = typer.Typer(
 app.add_typer(calibrate_app, name="calibrate")
 
 
-def _info_dict(product) -> dict:
-    starts = product.exposure_start_utc
-    return {
-        "product_id": product.product_id,
-        "target": product.target,
-        "perijove": product.perijove,
-        "start_utc": product.start_time_utc,
-        "stop_utc": product.stop_time_utc,
-        "first_exposure_utc": starts[0],
-        "last_exposure_utc": starts[-1],
-        "exposures": product.n_exposures,
-        "filters": list(product.filters),
-        "tdi": product.tdi_stages,
-        "exposure_ms": product.exposure_ms,
-        "interframe_s": product.interframe_delay_s,
-        "companding": product.companding,
-        "spacecraft_clock_start": product.spacecraft_clock_start,
-        "lines": int(product.framelets.shape[0] * product.framelets.shape[1] * 128),
-        "source": str(product.source),
-    }
-
-
 def _print_info(info: dict) -> None:
-    table = Table(title=f"JunoCam product {info['product_id']}", show_header=False)
+    camera = {"GALILEO_SSI": "Galileo SSI"}.get(info.get("instrument", "JUNOCAM"), "JunoCam")
+    table = Table(title=f"{camera} product {info['product_id']}", show_header=False)
     for key, value in info.items():
         table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
     console.print(table)
@@ -72,14 +51,16 @@ def _print_info(info: dict) -> None:
 
 @app.command("info")
 def info(
-    product: Path = typer.Argument(..., help="Product: folder (PNG + Metadata JSON), -raw.png, the website zips, or a PDS3 .LBL."),
+    product: Path = typer.Argument(..., help="Product: folder (PNG + Metadata JSON), -raw.png, the website zips, a PDS3 "
+                                   ".LBL, or a Galileo SSI .LBL/.IMG."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: product_id, target, perijove, start/stop UTC, "
-                                 "exposures, filters, tdi, exposure_ms, interframe_s, companding."),
+                                 "exposures, filters, tdi, exposure_ms, interframe_s, companding (Galileo SSI: "
+                                 "instrument, filter, image_time_utc, exposure_ms, lines, samples, summing...)."),
 ) -> None:
-    """Read a JunoCam raw product and print what it holds. A malformed product exits 2."""
+    """Read a raw product (JunoCam or Galileo SSI) and print what it holds. A malformed product exits 2."""
     from ioflyby.ingest import read_product
 
-    emit(_info_dict(read_product(product)), as_json, _print_info)
+    emit(read_product(product).describe(), as_json, _print_info)
 
 
 def _print_calibration(result: dict) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -190,8 +190,11 @@ class RawProduct:
     ``framelets`` is ``[exposure, filter, 128, 1648]`` of *stored* DN (uint8 for 8-bit modes),
     read-only; ``decompanded()`` gives linear 12-bit DN. Times are the label's nominal values
     (see the module docstring); exposure and interframe delay are converted to ms and s.
+    ``instrument`` names the camera (subclasses for other cameras override it, e.g.
+    ``ioflyby.ingest.ssi.SsiProduct``).
     """
 
+    instrument: ClassVar[str] = "JUNOCAM"
     product_id: str
     target: str
     perijove: int | None
@@ -236,6 +239,28 @@ class RawProduct:
     def decompanded(self) -> np.ndarray:
         """Linear 12-bit DN, float32, same shape as ``framelets`` (by SAMPLE_BIT_MODE_ID)."""
         return decompand(self.framelets, self.companding)
+
+    def describe(self) -> dict[str, Any]:
+        """What ``ioflyby info`` prints (JSON-ready; times UTC ISO, durations in the key's unit)."""
+        starts = self.exposure_start_utc
+        return {
+            "product_id": self.product_id,
+            "target": self.target,
+            "perijove": self.perijove,
+            "start_utc": self.start_time_utc,
+            "stop_utc": self.stop_time_utc,
+            "first_exposure_utc": starts[0],
+            "last_exposure_utc": starts[-1],
+            "exposures": self.n_exposures,
+            "filters": list(self.filters),
+            "tdi": self.tdi_stages,
+            "exposure_ms": self.exposure_ms,
+            "interframe_s": self.interframe_delay_s,
+            "companding": self.companding,
+            "spacecraft_clock_start": self.spacecraft_clock_start,
+            "lines": int(self.framelets.shape[0] * self.framelets.shape[1] * self.framelets.shape[2]),
+            "source": str(self.source),
+        }
 
 
 def build_product(image: np.ndarray, metadata: Mapping[str, Any], source: Path, where: str) -> RawProduct:

@@ -7,7 +7,9 @@ Accepted inputs (every problem raises ProductError naming the file and what is w
 - the website zips ``NNNNN-ImageSet.zip`` (holds the raw PNG) and ``NNNNN-Data.zip`` (holds the
   Metadata JSON), either zip path or a folder holding them. Members are read in memory, never
   extracted; a member name that would land outside the folder (absolute, ``..``) is rejected;
-- a PDS3 EDR: the detached label ``.LBL`` (or its ``.IMG``), read with ``pdr``.
+- a PDS3 EDR: the detached label ``.LBL`` (or its ``.IMG``), read with ``pdr``;
+- a Galileo SSI PDS3 product (label's INSTRUMENT_NAME/ID says SSI; detached or attached label):
+  :func:`ioflyby.ingest.ssi.read_ssi_product`.
 
 Only regular files are read (never a device, FIFO or socket, also through a symlink), each
 after its size is checked against the limit for its kind; a file named inside a label (the
@@ -35,6 +37,7 @@ from ioflyby.camera.junocam import FRAMELET_SAMPLES
 from ioflyby.errors import ProductError
 from ioflyby.fileio import check_name, check_regular_file, read_regular_file, shown
 from ioflyby.ingest.product import MAX_LINES, RawProduct, build_product
+from ioflyby.ingest.ssi import is_ssi_product, read_ssi_product
 
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_JSON_DEPTH = 32
@@ -320,6 +323,8 @@ def _check_image_file(label: Path, pointer: Any) -> None:
 
 
 def _read_pds3(path: Path) -> RawProduct:
+    if is_ssi_product(path):  # Galileo SSI (label's INSTRUMENT_NAME/ID): its own reader
+        return read_ssi_product(path)
     label = _label_path(path)
     where = str(label)
     _read_limited(label, MAX_JSON_BYTES)  # type and size check; pdr reads it again
