@@ -76,7 +76,8 @@ def list_features(
 
 
 TIMESERIES_FLAGS = {"factor": "--outburst-factor", "n_sigma": "--outburst-sigma",
-                    "min_period_days": "--min-period-days", "max_period_days": "--max-period-days"}
+                    "min_period_days": "--min-period-days", "max_period_days": "--max-period-days",
+                    "max_lag_days": "--max-lag-days"}
 
 
 def _print_timeseries(result: dict) -> None:
@@ -101,6 +102,14 @@ def _print_timeseries(result: dict) -> None:
         tests = "; ".join(f"{t['name']} p={t['p_value']:.2g}" for t in d["tests"])
         console.print(f"{d['population']} ({d['n']}): {'not uniform' if d['rejects_uniform'] else 'uniform'} — {tests}")
     console.print(f"Outburst criterion: {result['criteria']['outburst']}")
+    link = result.get("magnetosphere")
+    if link:
+        console.print(f"Io's magnetospheric context joined at {len(link['per_epoch'])} epochs "
+                      f"(kernels cover {link['kernel_span_utc']})")
+        for c in link["correlations"]:
+            verdict = c.get("reason") or f"p = {c['p_value']:.3g}" + (" (significant at 1 %)" if c["p_value"] < 0.01
+                                                                      else "")
+            console.print(f"  activity vs {c['covariate']}: {verdict}")
     for path in result["outputs"]:
         console.print(f"wrote {path}")
 
@@ -116,14 +125,25 @@ def timeseries(
     n_sigma: float = typer.Option(3.0, "--outburst-sigma", help="Outburst: and at least this many sigma above it."),
     min_period_days: float = typer.Option(None, "--min-period-days", help="Shortest period searched (days)."),
     max_period_days: float = typer.Option(None, "--max-period-days", help="Longest period searched (days)."),
+    kernels: list[str] = typer.Option(None, "--kernels",
+                                      help="Metakernel/kernels with Io, Jupiter, the Sun: join Io's context."),
+    correlate: list[str] = typer.Option(None, "--correlate",
+                                        help="Test activity vs system3, centrifugal or magnetic (repeatable)."),
+    against: Path = typer.Option(None, "--against", help="CSV time_utc,value (e.g. torus brightness): lagged r."),
+    max_lag_days: float = typer.Option(10.0, "--max-lag-days", help="With --against: largest lag searched (days)."),
     as_json: bool = typer.Option(False, "--json", help='Print {"series": [...], ...} as JSON.'),
 ) -> None:
     """Light curves of Io's hot spots across epochs (Mura et al. 2024 JIRAM M-band per orbit,
     Davies et al. 2024 as one compiled epoch, ioflyby hotspots detections) and their statistics:
     detection and coverage per epoch, variability, outbursts, duty cycle, Lomb-Scargle periods with
-    false-alarm probability, and where the active volcanoes lie (tests against uniform). Writes
-    timeseries.json, timeseries_epochs.csv and light-curve, periodogram and variability-map PNGs."""
+    false-alarm probability, and where the active volcanoes lie (tests against uniform). With
+    --kernels, Io's magnetospheric context (System III longitude, centrifugal and magnetic
+    latitude, distance from the centrifugal equator) at each epoch and tests of activity against
+    it; with --against, a lagged cross-correlation with a user time series. Writes
+    timeseries.json, timeseries_epochs.csv and light-curve, periodogram and variability-map PNGs
+    (and timeseries_magnetosphere.png)."""
     from ioflyby.fileio import check_out
+    from ioflyby.spice.kernelset import kernel_paths
     from ioflyby.volcano.timeseries import build_timeseries, write_outputs
 
     check_out(out)
@@ -132,7 +152,8 @@ def timeseries(
         task = bar.add_task("time series", total=2)
         with flag_names(TIMESERIES_FLAGS):
             result = build_timeseries(sources, detections or (), name, factor, n_sigma, min_period_days,
-                                      max_period_days)
+                                      max_period_days, kernels=kernel_paths(kernels) if kernels else None,
+                                      correlate=correlate or (), against=against, max_lag_days=max_lag_days)
         bar.update(task, completed=1, description="plots")
         outputs = write_outputs(result, out)
         bar.update(task, completed=2, description="done")

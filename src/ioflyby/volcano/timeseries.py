@@ -63,6 +63,7 @@ from ioflyby.errors import IoflybyError
 
 if TYPE_CHECKING:
     from ioflyby.report import Section
+    from ioflyby.volcano.timeseries_magnetosphere import MagnetosphereLink
 
 PERIJOVE_UTC = {
     "PJ41": "2022-04-09T15:49:17",
@@ -696,18 +697,30 @@ class TimeSeriesResult:
     series: list[VolcanoSeries]
     distributions: list[ActivityDistribution]
     criteria: dict
+    magnetosphere: MagnetosphereLink | None = None
 
     def to_json(self) -> dict:
-        return {"series": [s.to_json() for s in self.series],
-                "distributions": [d.to_json() for d in self.distributions], "criteria": self.criteria,
-                "conventions": "planetocentric latitude, east and west longitude (deg); times UTC and seconds "
-                               "past J2000 TDB (et_s); values GW of the series' quantity",
-                "sources": ["Mura et al. 2024, Front. Astron. Space Sci. 11:1369472 (Table 3)",
-                            "Davies et al. 2024, PSJ 5:121 (Table A1)",
-                            "Juno perijove times: LASP MOP Juno orbit table"]}
+        result = {"series": [s.to_json() for s in self.series],
+                  "distributions": [d.to_json() for d in self.distributions], "criteria": self.criteria,
+                  "conventions": "planetocentric latitude, east and west longitude (deg); times UTC and seconds "
+                                 "past J2000 TDB (et_s); values GW of the series' quantity",
+                  "sources": ["Mura et al. 2024, Front. Astron. Space Sci. 11:1369472 (Table 3)",
+                              "Davies et al. 2024, PSJ 5:121 (Table A1)",
+                              "Juno perijove times: LASP MOP Juno orbit table"]}
+        if self.magnetosphere is not None:
+            result["magnetosphere"] = self.magnetosphere.to_json()
+        return result
 
     def epoch_table(self) -> pd.DataFrame:
-        return epoch_table(self.series)
+        """:func:`epoch_table`, with Io's magnetospheric context columns (``io_*``) when joined."""
+        table = epoch_table(self.series)
+        if self.magnetosphere is not None and self.magnetosphere.per_epoch:
+            from ioflyby.volcano.timeseries_magnetosphere import CONTEXT_COLUMNS
+
+            context = pd.DataFrame(self.magnetosphere.per_epoch)[["et_s", *CONTEXT_COLUMNS]]
+            table = table.merge(context.rename(columns={c: f"io_{c}" for c in CONTEXT_COLUMNS}), on="et_s",
+                                how="left")
+        return table
 
 
 def epoch_table(series: Sequence[VolcanoSeries]) -> pd.DataFrame:
@@ -757,10 +770,21 @@ def select_series(series: Sequence[VolcanoSeries], name: str) -> list[VolcanoSer
 def build_timeseries(sources: Sequence[str] = ("mura",), detections: Iterable[str | Path] = (),
                      name: str | None = None, factor: float = OUTBURST_FACTOR, n_sigma: float = OUTBURST_SIGMA,
                      min_period_days: float | None = None, max_period_days: float | None = None,
-                     catalogue_folder: Path | None = None) -> TimeSeriesResult:
+                     catalogue_folder: Path | None = None, kernels: Sequence[str | Path] | None = None,
+                     correlate: Sequence[str] = (), against: str | Path | None = None,
+                     max_lag_days: float = 10.0) -> TimeSeriesResult:
     """Series from the catalogue ``sources`` (:data:`SOURCES`) and the ``detections`` (paths for
     :func:`read_detections`), optionally only volcano ``name``, each analysed (:func:`analyse`),
-    plus the distribution of the detected and of the outbursting volcanoes."""
+    plus the distribution of the detected and of the outbursting volcanoes.
+
+    With ``kernels`` (Io's, Jupiter's and the Sun's SPK, an LSK, a PCK), Io's magnetospheric
+    context is joined at every observation epoch and the activity tested against the
+    ``correlate`` covariates (all when empty); with ``against`` (a ``time_utc,value`` CSV), a
+    lagged cross-correlation up to ``max_lag_days``: :mod:`ioflyby.volcano.timeseries_magnetosphere`."""
+    from ioflyby.volcano.timeseries_magnetosphere import check_options, magnetosphere_link
+
+    kernels = list(kernels or [])
+    check_options(kernels, correlate, max_lag_days)
     unknown = set(sources) - set(SOURCES)
     if unknown:
         raise TimeSeriesError(f"unknown source {', '.join(sorted(unknown))}: use {' or '.join(SOURCES)}")
@@ -802,7 +826,10 @@ def build_timeseries(sources: Sequence[str] = ("mura",), detections: Iterable[st
                 "mura_missing_value": "not observed or not given: coverage unknown, not a non-detection",
                 "epoch_times": "Mura orbits at their perijove (UTC); Davies compilation at PJ49 (not used in "
                                "statistics); detections at their product time"}
-    return TimeSeriesResult(series, distributions, criteria)
+    link = None
+    if kernels or against is not None:
+        link = magnetosphere_link(series, kernels, correlate, against, max_lag_days)
+    return TimeSeriesResult(series, distributions, criteria, link)
 
 
 # -- plots ------------------------------------------------------------------------------------------
@@ -928,19 +955,26 @@ def plot_variability_map(series: Sequence[VolcanoSeries], path: str | Path, titl
 
 
 def write_outputs(result: TimeSeriesResult, out: str | Path, stem: str = "timeseries") -> list[Path]:
-    """``<stem>.json`` (the result), ``<stem>_epochs.csv`` (:func:`epoch_table`), and the light
-    curve, periodogram and variability-map PNGs, in ``out``, atomically."""
+    """``<stem>.json`` (the result), ``<stem>_epochs.csv`` (:func:`epoch_table`, with Io's context
+    columns when joined), and the light curve, periodogram and variability-map PNGs, plus
+    ``<stem>_magnetosphere.png`` (activity vs Io's context) when joined, in ``out``, atomically."""
     from ioflyby.fileio import AtomicFiles
 
     out = Path(out)
     paths = [out / f"{stem}.json", out / f"{stem}_epochs.csv", out / f"{stem}_light_curves.png",
              out / f"{stem}_periodogram.png", out / f"{stem}_variability_map.png"]
+    if result.magnetosphere is not None:
+        paths.append(out / f"{stem}_magnetosphere.png")
     with AtomicFiles() as files:
         files.path(paths[0]).write_text(json.dumps(_json_safe(result.to_json()), indent=1) + "\n", encoding="utf-8")
         files.path(paths[1]).write_text(result.epoch_table().to_csv(index=False), encoding="utf-8")
         plot_light_curves(result.series, paths[2])
         plot_periodogram(result.series, paths[3])
         plot_variability_map(result.series, paths[4])
+        if result.magnetosphere is not None:
+            from ioflyby.volcano.timeseries_magnetosphere import plot_activity_context
+
+            plot_activity_context(result.magnetosphere, paths[5])
     return paths
 
 
