@@ -82,6 +82,19 @@ class MapprojectedView:
         ratio2 = (self.polar_radius_km / self.sphere_radius_km) ** 2
         return np.arctan(ratio2 * np.tan(lat_graphic)), lon
 
+    def latlon_pixel(self, lat_graphic: np.ndarray, lon_east: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(col, row) of surface points at **planetographic** latitude and east longitude
+        (radians), the inverse of :meth:`pixel_latlon` (NaN on the far side)."""
+        radius_m = self.sphere_radius_km * 1000.0
+        horizon_m = radius_m * math.sqrt((self.p - 1.0) / (self.p + 1.0))
+        scale = horizon_m / self.disc_radius_px
+        params = np.array([radius_m, math.radians(self.centre_lat_graphic_deg), math.radians(self.centre_lon_east_deg), self.p])
+        x, y = proj.project(proj.PERSPECTIVE, params, lat_graphic, lon_east)
+        c, s = math.cos(math.radians(self.north_angle_deg)), math.sin(math.radians(self.north_angle_deg))
+        u, v = c * x + s * y, -s * x + c * y
+        centre = (self.size_px - 1) / 2.0
+        return centre + u / scale, centre - v / scale
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -212,3 +225,36 @@ def process_options(view: MapprojectedView) -> dict:
     horizon_km = view.sphere_radius_km * math.sqrt((view.p - 1.0) / (view.p + 1.0))
     return {"lat": lat_centric, "lon": view.centre_lon_east_deg, "altitude_km": view.altitude_km,
             "resolution_km": horizon_km / view.disc_radius_px}
+
+
+SCAN_STEP_RAD = 1e-4
+"""Spin step (rad) over which :func:`scan_direction` differentiates the disc centre's pixel."""
+
+
+def scan_direction(view: MapprojectedView, target: str, et: float, spin_axis_j2000: np.ndarray,
+                   observer: str = "JUNO") -> tuple[np.ndarray, float]:
+    """Where the spin scan runs in the team's view: (unit (dx, dy) in its pixels, x right and y
+    down, px per radian of spin) of the ray to the target's centre turned about the spacecraft's
+    spin axis (J2000 unit vector) by a small positive angle, at ``et`` (s past J2000 TDB; SPK,
+    PCK, LSK loaded). An error of the image's start time moves a map along this direction by
+    spin rate × error × the px per radian."""
+    target = target.strip().upper()
+    with spice_errors(f"computing {observer}'s view of {target}"):
+        position, light_time = spiceypy.spkpos(target, et, "J2000", "LT+S", observer)
+        to_body = np.asarray(spiceypy.pxform("J2000", f"IAU_{target}", et - light_time))
+        radii = np.asarray(spiceypy.bodvrd(target, "RADII", 3)[1], float)
+    position = np.asarray(position, float)
+    origin = -to_body @ position
+    axis = np.asarray(spin_axis_j2000, float) / np.linalg.norm(spin_axis_j2000)
+    pixels = []
+    for angle in (0.0, SCAN_STEP_RAD):
+        ray = np.asarray(spiceypy.vrotv(position, axis, angle))
+        with spice_errors("intersecting the disc centre's ray with the target"):
+            point = np.asarray(spiceypy.surfpt(origin, to_body @ ray, *radii))
+        lon_west, lat_graphic, _ = spiceypy.recpgr(target, point, radii[0], (radii[0] - radii[2]) / radii[0])
+        lon_east = math.atan2(point[1], point[0])
+        del lon_west
+        pixels.append(np.array(view.latlon_pixel(np.array([lat_graphic]), np.array([lon_east])), float)[:, 0])
+    step = (pixels[1] - pixels[0]) / SCAN_STEP_RAD
+    size = float(np.linalg.norm(step))
+    return step / size, size

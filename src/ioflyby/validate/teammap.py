@@ -1,6 +1,9 @@
 """Comparing an ioflyby map with a reference image of the same view (e.g. the JunoCam team's
 ``-mapprojected.png``): registration offset by phase correlation, Pearson correlation, and the
-rotation about the image centre.
+rotation about the image centre; and what an offset is made of: the field of tile offsets fitted
+with one similarity (:func:`offset_field`, :func:`fit_similarity`), its shift split along and
+across the spin scan (:func:`offset_budget`), and the offsets per colour channel
+(:func:`channel_offsets`).
 
 All images are reduced to one grey plane (mean of the colour bands) with a validity mask (an
 alpha band where the file has one, else pixels brighter than ``dark``). Offsets are in pixels of
@@ -10,6 +13,8 @@ reference; rotations in degrees, positive counter-clockwise as seen on the scree
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +262,143 @@ def compare_with_reference(
         result["rotation_deg"] = angle
         result["rotation_correlation"] = score
     return result
+
+
+MIN_TILE_PEAK = 0.15
+"""Tiles whose phase-correlation peak is below this (no common structure) are left out of the
+offset field."""
+
+
+def offset_field(
+    ours: str | Path | np.ndarray, reference: str | Path | np.ndarray, tile: int = 128, min_peak: float = MIN_TILE_PEAK
+) -> np.ndarray:
+    """The field of local offsets of ``ours`` against ``reference`` (prepared as in
+    :func:`compare_with_reference`: grey, band-passed over the common valid region less its
+    edge margin): rows (x_centre, y_centre, dx, dy, peak) of the tiles (see
+    :func:`local_offsets`) whose peak is at least ``min_peak``; pixels of the reference."""
+    grey_ours, valid_ours = load_grey(ours)
+    grey_ref, valid_ref = load_grey(reference)
+    grey_ours = fit_to_shape(grey_ours, grey_ref.shape)
+    valid_ours = fit_to_shape(valid_ours, grey_ref.shape, fill=False)
+    both = valid_ours & valid_ref
+    core = comparison_weight(both) > 0
+    tiles = local_offsets(detail(grey_ours, both), detail(grey_ref, both), core, tile)
+    return tiles[tiles[:, 4] >= min_peak]
+
+
+@dataclass(frozen=True)
+class SimilarityFit:
+    """The offset field (:func:`offset_field`) as one similarity transform about a centre:
+    ``(dx, dy) = t + scale·(p − c) + rotation × (p − c)`` in reference pixels (y down).
+
+    ``translation_px``: (dx, dy) at the centre ``centre_px``; ``scale``: fractional (−0.003 =
+    ours must shrink by 0.3 % to lie on the reference); ``rotation_deg``: counter-clockwise on
+    the screen, turning ours onto the reference; ``residual_rms_px``: RMS of the tile offsets
+    about the fit (what no similarity explains); ``max_offset_px``: the largest offset the fit
+    gives at any tile; ``n_tiles``."""
+
+    translation_px: tuple[float, float]
+    scale: float
+    rotation_deg: float
+    residual_rms_px: float
+    max_offset_px: float
+    n_tiles: int
+    centre_px: tuple[float, float]
+
+    def scale_px_at(self, radius_px: float) -> float:
+        """The scale term as a radial displacement (px) at ``radius_px`` from the centre."""
+        return self.scale * radius_px
+
+    def rotation_px_at(self, radius_px: float) -> float:
+        """The rotation as a tangential displacement (px) at ``radius_px`` from the centre."""
+        return math.radians(self.rotation_deg) * radius_px
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def fit_similarity(tiles: np.ndarray, centre: tuple[float, float] = (799.5, 799.5)) -> SimilarityFit:
+    """Least-squares similarity (translation, scale, rotation) through an offset field (rows
+    x, y, dx, dy[, …] as from :func:`offset_field`) about ``centre`` (reference pixels; the
+    team's disc centre by default). Raises ProductError with fewer than 3 tiles."""
+    tiles = np.asarray(tiles, float)
+    if tiles.shape[0] < 3:
+        raise ProductError("fewer than 3 tiles share structure with the reference; no field to fit")
+    x, y = tiles[:, 0] - centre[0], tiles[:, 1] - centre[1]
+    n = x.size
+    design = np.zeros((2 * n, 4))
+    design[:n, 0] = 1.0
+    design[n:, 1] = 1.0
+    design[:n, 2], design[n:, 2] = x, y
+    # (dx, dy) = s·(x, y) + r·(−y, x) with y down: r > 0 turns clockwise on the screen.
+    design[:n, 3], design[n:, 3] = -y, x
+    observed = np.r_[tiles[:, 2], tiles[:, 3]]
+    params = np.linalg.lstsq(design, observed, rcond=None)[0]
+    model = design @ params
+    residual = observed - model
+    return SimilarityFit(
+        translation_px=(float(params[0]), float(params[1])),
+        scale=float(params[2]),
+        rotation_deg=float(-np.degrees(params[3])),
+        residual_rms_px=float(np.sqrt(np.mean(residual[:n] ** 2 + residual[n:] ** 2))),
+        max_offset_px=float(np.max(np.hypot(model[:n], model[n:]))),
+        n_tiles=int(n),
+        centre_px=(float(centre[0]), float(centre[1])),
+    )
+
+
+def _band(image: np.ndarray, band: int) -> np.ndarray:
+    """One colour band of an (H, W, C) array, with its alpha band kept where C is 2 or 4."""
+    if image.shape[2] in (2, 4):
+        return np.dstack([image[..., band], image[..., -1]])
+    return image[..., band]
+
+
+def channel_offsets(ours: np.ndarray, reference: np.ndarray, names: tuple[str, ...] = ("RED", "GREEN", "BLUE")) -> dict:
+    """Per colour channel (same band order in both, e.g. R, G, B): our channel against the
+    reference's (phase correlation, px); and each image's channels against its own middle one
+    (``reference_vs_<name>``, ``ours_vs_<name>``: the misregistration of the colour planes
+    within one image). Arrays (H, W, C) with an optional last alpha band."""
+    ours, reference = np.asarray(ours), np.asarray(reference)
+    middle = len(names) // 2
+    out: dict = {}
+    for band, name in enumerate(names):
+        c = compare_with_reference(_band(ours, band), _band(reference, band))
+        out[name] = {"offset_px": c["offset_px"], "correlation": c["correlation"]}
+    for band, name in enumerate(names):
+        if band == middle:
+            continue
+        key = f"{name}_vs_{names[middle]}"
+        out[f"reference_{key}"] = compare_with_reference(_band(reference, band), _band(reference, middle))["offset_px"]
+        out[f"ours_{key}"] = compare_with_reference(_band(ours, band), _band(ours, middle))["offset_px"]
+    return out
+
+
+@dataclass(frozen=True)
+class OffsetBudget:
+    """What a registration offset is made of (reference pixels; see ``docs/mapprojected.md``,
+    "Remaining offset"): the offset field's similarity (:class:`SimilarityFit`) with its
+    translation at the disc centre split along the spin scan (``along_scan_px``, positive
+    where the scan runs) and across it (``across_scan_px``), and the along-scan part as a
+    start-time difference (``timing_ms``: along / (px per radian of spin × spin rate))."""
+
+    fit: SimilarityFit
+    along_scan_px: float
+    across_scan_px: float
+    timing_ms: float
+
+    def to_dict(self) -> dict:
+        return {"fit": self.fit.to_dict(), "along_scan_px": self.along_scan_px,
+                "across_scan_px": self.across_scan_px, "timing_ms": self.timing_ms}
+
+
+def offset_budget(fit: SimilarityFit, scan_unit: np.ndarray, px_per_rad: float, spin_rate_rad_s: float) -> OffsetBudget:
+    """Split ``fit``'s centre translation along and across the scan direction ``scan_unit``
+    ((dx, dy) unit vector, e.g. from :func:`ioflyby.validate.mapprojected.scan_direction`, with
+    its ``px_per_rad``) and express the along-scan part as a timing difference (ms) at
+    ``spin_rate_rad_s``."""
+    unit = np.asarray(scan_unit, float) / np.linalg.norm(scan_unit)
+    across = np.array([unit[1], -unit[0]])
+    t = np.asarray(fit.translation_px, float)
+    along = float(t @ unit)
+    return OffsetBudget(fit, along, float(t @ across), 1e3 * along / (px_per_rad * spin_rate_rad_s))
