@@ -25,6 +25,7 @@ from ioflyby.volcano.completeness import (
     rows_csv,
     run_grid,
     run_trials,
+    transitions,
     trial_rows,
 )
 from ioflyby.volcano.hotspots import detect_hot_spots
@@ -66,14 +67,17 @@ def main() -> None:
         for e in table:
             print(f"{e['side']:>5} {e['temperature_k']:6.0f} {e['area_km2']:9.0e} {e['injected']:3d} {e['any']:5.2f} "
                   f"{e['blue']:5.2f} {e['green']:5.2f} {e['red']:5.2f}")
+        for key, band in sorted(transitions(trials).items()):
+            print(f"completeness transition {key[0]:>5} {key[1]:>5}: expected SNR {band.low:.3g} .. {band.high:.3g} "
+                  f"({band.trials} trials)")
         bright = []
         for k, emission in enumerate((10.0, 35.0, 55.0)):
             sites = find_sites(night.observation, emission, "night", len(BRIGHT))
             done, _ = run_trials(night, BRIGHT[:len(sites)], sites, seed=200 + k)
             bright += trial_rows(done)
-        for snr in (20.0, 50.0):
+        for snr in (20.0, 30.0, 50.0):
             result = accuracy(rows + bright, snr)
-            print(f"accuracy, detections whose two fit bands have SNR >= {snr:.0f}: "
+            print(f"accuracy, detections whose colour SNR (weaker of the two best bands) >= {snr:.0f}: "
                   + ", ".join(f"{k} {v:.3g}" for k, v in result.items()))
         (out / "completeness_rows.csv").write_text(rows_csv(rows))
         (out / "completeness.csv").write_text(rows_csv(table))

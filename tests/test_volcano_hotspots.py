@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -26,12 +27,16 @@ from ioflyby.volcano.completeness import (
     TwinProduct,
     accuracy,
     completeness_table,
+    expected_snr,
     find_sites,
+    match_trials,
+    predict_detection,
     run_grid,
     run_trials,
+    transitions,
     trial_rows,
 )
-from ioflyby.volcano.hotspots import detect_hot_spots, psf_kernel, thermal_colours
+from ioflyby.volcano.hotspots import detect_hot_spots, thermal_colours
 
 TEMPERATURES_K = (1000.0, 1300.0, 1600.0)
 AREAS_KM2 = (0.003, 0.03, 0.3, 3.0)
@@ -50,11 +55,11 @@ def night(tmp_path_factory) -> TwinProduct:
 def grid(night):
     """3 temperatures × 4 areas at 3 geometries (36 spots), 12 per rendered product."""
     trials, false = run_grid(night, TEMPERATURES_K, AREAS_KM2, GEOMETRIES, seed=11, per_product=12)
-    return trial_rows(trials), false, len(GEOMETRIES)
+    return trial_rows(trials), false, len(GEOMETRIES), trials
 
 
 def test_completeness_per_band(grid):
-    rows, _, _ = grid
+    rows, _, _, _ = grid
     assert len(rows) == len(TEMPERATURES_K) * len(AREAS_KM2) * len(GEOMETRIES)
     table = completeness_table(rows)
     for entry in table:
@@ -71,18 +76,18 @@ def test_completeness_per_band(grid):
 
 
 def test_no_false_detections_in_the_grid(grid):
-    _, false, renders = grid
+    _, false, renders, _ = grid
     assert len(false) <= renders  # ≤ 1 per product
 
 
 @pytest.fixture(scope="module")
 def bright(night):
-    """32 night-side spots bright enough for a colour temperature at SNR ≳ 20 in GREEN with RED
-    unsaturated (1400–1600 K, 0.04–0.5 km²), at emission 20° and 45°."""
+    """48 night-side spots bright enough for a colour temperature at SNR ≳ 20 in GREEN with RED
+    unsaturated (1400–1600 K, 0.04–0.5 km²), at emission 20°, 35° and 45°."""
     spots = [HotSpot(0.0, 0.0, t, a) for t, a in ((1600.0, 0.04), (1600.0, 0.08), (1600.0, 0.15), (1500.0, 0.1),
                                                    (1500.0, 0.2), (1500.0, 0.35), (1400.0, 0.25), (1400.0, 0.5))] * 2
     rows = []
-    for k, emission in enumerate((20.0, 45.0)):
+    for k, emission in enumerate((20.0, 35.0, 45.0)):
         sites = find_sites(night.observation, emission, "night", len(spots))
         trials, _ = run_trials(night, spots[:len(sites)], sites, seed=20 + k)
         rows += trial_rows(trials)
@@ -90,16 +95,29 @@ def bright(night):
 
 
 def test_accuracy_and_honest_sigma_at_snr_20(bright):
+    """Position, colour temperature and honest σ at colour SNR ≥ 20 (the weaker of the two best
+    bands); area within 20 % and power within 25 % where the two-band physics allows it.
+
+    A colour temperature from GREEN and RED magnifies the GREEN noise into the area by
+    λ_G / (λ_R − λ_G) = 3.8 (Wien: d ln A = −3.8 d ln I_GREEN + 4.8 d ln I_RED, whatever T), so
+    at colour SNR 20 the area's σ is ≥ 19 % (14 % with BLUE's help at 1600 K): about a fifth of
+    the areas then lie beyond 20 % with an unbiased fit and an honest σ. "Within 20 %" for every
+    detection needs σ ≲ 8 %, i.e. colour SNR ≳ 50 (docs/volcano.md, "Accuracy")."""
     result = accuracy(bright, min_snr=20.0)
-    assert result["count"] >= 15
+    assert result["count"] >= 25
     assert result["max_offset_px"] <= 1.0 and result["max_offset_km"] <= 4.0
     assert result["max_temperature_error"] <= 0.05
-    # Area and power inherit the colour temperature's error magnified (d ln A ≈ 3.8 d ln R at
-    # 1300 K): at SNR 20, 20 % in area is about one σ (docs/volcano.md).
-    assert result["area_within_20_percent"] >= 0.6
-    assert result["power_within_25_percent"] >= 0.8
     for key in ("pull_width_temperature", "pull_width_area", "pull_width_power"):
         assert 0.7 <= result[key] <= 1.5, (key, result)
+    errors = np.array([r["fit_area_km2"] / r["area_km2"] - 1.0 for r in bright
+                       if r["detected"] and r["fit_snr"] >= 20.0])
+    assert abs(float(np.mean(errors))) <= 0.03  # unbiased (the companding bias was −3 %)
+    assert result["area_within_20_percent"] >= 0.7
+    assert result["power_within_25_percent"] >= 0.9
+    # The σ, not the 20 %, is the promise at SNR 20: areas beyond 3 of their own σ are rare.
+    beyond = [r for r in bright if r["detected"] and r["fit_snr"] >= 20.0
+              and abs(math.log(r["fit_area_km2"] / r["area_km2"])) > 3.0 * r["fit_area_sigma_km2"] / r["fit_area_km2"]]
+    assert len(beyond) <= max(1, result["count"] // 20), beyond
 
 
 def test_radiation_hits_make_at_most_one_false_detection(night):
@@ -134,24 +152,70 @@ def test_detections_match_their_catalogue_source(night):
     assert all(d.catalogue_match is not None for d in found.detections)
 
 
-def test_catalogue_placed_twin_detects_what_is_predicted(night):
-    """Davies' sources with their published T and area: predicted detectable (expected RED matched-
-    filter SNR ≥ 10 on the night side) are found, hopeless ones (< 2) are not, and every detection
-    is its catalogue source."""
-    spots = catalogue_hot_spots()
-    raw, images, _ = night.render(spots, seed=9)
+def _catalogue_prediction(night, grid, spots, seed):
+    """Render ``spots``, detect, and predict each spot from the grid's completeness curves."""
+    curves = transitions(grid[3])
+    raw, images, _ = night.render(spots, seed=seed)
     found = detect_hot_spots(night.observe(raw))
-    kernel_norm = float(np.sqrt((psf_kernel(0.6) ** 2).sum()))
-    noise_dn = math.sqrt(2.0**2 + 8.0 / 10.0)
-    expected = {}
-    for image in images:
-        if image["filter"] == "RED" and image["emission_deg"] < 75.0:
-            snr = image["total_dn"] * kernel_norm / noise_dn
-            expected[image["spot"]] = max(expected.get(image["spot"], 0.0), snr)
-    detected = {d.catalogue_match["name"] for d in found.detections if d.catalogue_match}
-    assert {spots[i].name for i, snr in expected.items() if snr >= 10.0} <= detected
-    assert not detected & {spots[i].name for i, snr in expected.items() if snr < 2.0}
-    assert len(detected) == len(found.detections)
+    signal = expected_snr(raw, images)
+    outcome = []
+    for i, spot in enumerate(spots):
+        seen = [im for im in images if im["spot"] == i]
+        side = "night" if min((im["incidence_deg"] for im in seen), default=180.0) >= 90.0 else "day"
+        outcome.append(predict_detection(signal.get(i, {}), side, curves))
+    from ioflyby.volcano.completeness import Site
+
+    sites = [Site(s.lat_deg, s.lon_east_deg, 0.0, 0.0) for s in spots]
+    km = {i: min((im["km_per_px"] for im in images if im["spot"] == i), default=3.0) for i in range(len(spots))}
+    trials = match_trials(spots, sites, km, found.detections, night.observation.body.radii_km, 3.0)
+    trials = [replace(t, expected_snr=signal.get(i, {})) for i, t in enumerate(trials)]
+    return outcome, trials, found, curves
+
+
+def test_catalogue_placed_twin_detects_what_the_completeness_curves_predict(night, grid):
+    """Davies' sources with their published T and area: each is predicted seen / missed / either
+    (inside the measured curve's transition band) from its expected SNR in each band (the twin's
+    truth: its DN, the noise at its place) and the grid's completeness curves; the detected set
+    equals the predicted set (only "either" sources may go both ways), and every detection is its
+    catalogue source. Their temperatures (≤ 1035 K, mostly < 500 K) put all of them below
+    JunoCam's limit: the curves say missed, and nothing is detected."""
+    spots = catalogue_hot_spots()
+    outcome, trials, found, _ = _catalogue_prediction(night, grid, spots, seed=9)
+    assert outcome.count("either") <= 2
+    for spot, predicted, trial in zip(spots, outcome, trials):
+        if predicted != "either":
+            assert (trial.detection is not None) == (predicted == "seen"), (spot, predicted)
+    matched = {id(t.detection) for t in trials if t.detection is not None}
+    assert all(id(d) in matched for d in found.detections)
+
+
+def test_catalogue_positions_hotter_detected_as_predicted(night, grid):
+    """The catalogue's positions and areas with hotter lava (1000–1600 K in turn) give a mix of
+    detectable and hopeless sources: the detected set equals what the completeness curves predict
+    (transition-band sources either way, at most a third), and every detection is named after the
+    catalogue source it was placed at."""
+    davies = select_features(sources="davies")
+    davies = davies[davies["area_km2"] > 0]
+    seen = night.observation.lonlat_to_pixel(davies["lat_deg"].to_numpy(), davies["lon_east_deg"].to_numpy())
+    usable = sorted({int(p) for p, e in zip(seen.point, seen.emission_deg) if e < 70.0})
+    spots: list[HotSpot] = []
+    temperatures = (1000.0, 1600.0, 1200.0, 1400.0)
+    for row in davies.iloc[usable].itertuples(index=False):
+        if all(math.hypot(row.lat_deg - h.lat_deg, row.lon_east_deg - h.lon_east_deg) > 3.0 for h in spots):
+            area = float(np.clip(row.area_km2, 0.003, 3.0))
+            spots.append(HotSpot(row.lat_deg, row.lon_east_deg, temperatures[len(spots) % 4], area, name=row.name))
+    assert len(spots) >= 6
+    outcome, trials, found, _ = _catalogue_prediction(night, grid, spots, seed=5)
+    assert "seen" in outcome and "missed" in outcome
+    assert outcome.count("either") <= len(spots) // 3, outcome
+    for spot, predicted, trial in zip(spots, outcome, trials):
+        if predicted != "either":
+            assert (trial.detection is not None) == (predicted == "seen"), (spot, predicted)
+        if trial.detection is not None:
+            assert trial.detection.catalogue_match is not None
+            assert trial.detection.catalogue_match["name"] == spot.name
+    matched = {id(t.detection) for t in trials if t.detection is not None}
+    assert all(id(d) in matched for d in found.detections)
 
 
 def test_thermal_colours_reject_reflected_light():
@@ -193,7 +257,12 @@ def test_cli_json_files_and_completeness(tmp_path):
                                                                                                        abs=0.3)
     assert d["color_temperature_k"] == pytest.approx(1400.0, rel=0.1)
     suffixes = sorted(p.rsplit("_", 1)[-1] for p in data["outputs"])
-    assert suffixes == ["completeness.csv", "completeness.png", "hotspots.csv", "hotspots.geojson", "hotspots.md"]
+    assert suffixes == ["completeness.csv", "completeness.png", "hotspots.csv", "hotspots.geojson", "hotspots.md",
+                        "map.png"]
+    from PIL import Image
+
+    view = np.asarray(Image.open(next(p for p in data["outputs"] if p.endswith("_map.png"))).convert("RGB"), float)
+    assert view.shape[0] > 100 and (np.abs(view[..., 0] - view[..., 2]) > 60).any()  # a coloured marker
     geojson = json.loads((tmp_path / "found" / f"{twin.truth['products'][0]['product_id']}_hotspots.geojson").read_text())
     assert geojson["features"][0]["geometry"]["coordinates"][1] == pytest.approx(spot.lat_deg, abs=0.2)
     assert data["completeness"][0]["any"] == 1.0

@@ -48,7 +48,7 @@ def _stem(products: list[str]) -> str:
 def hotspots(
     products: list[Path] = typer.Argument(..., help="Raw product(s): folder, PNG/JSON, zip or PDS3 label."),
     kernels: list[Path] = typer.Option(..., "--kernels", help="Metakernel(s) or kernel files (repeat the option)."),
-    out: Path = typer.Option(..., "--out", help="Folder for <product>_hotspots.csv/.geojson/.md."),
+    out: Path = typer.Option(..., "--out", help="Folder for <product>_hotspots.csv/.geojson/.md/_map.png."),
     solve_pointing: bool = typer.Option(
         False, "--solve-pointing", help="Solve each product's pointing from the target's limb instead of the CK."),
     calibration: Path = typer.Option(None, "--calibration", help="Calibration frames folder (dark, flat, masks)."),
@@ -80,7 +80,7 @@ def hotspots(
                                    HotSpotConfig(threshold_sigma=threshold), calibration, on_product)
         bar.update(task, completed=len(products), description="done")
     stem = _stem(found.products)
-    outputs = found.write(out, stem)
+    outputs = found.write(out, stem) + found.write_maps(out)
     result = found.to_json()
     if truth is not None:
         result["completeness"], more = _completeness(found, truth, out, stem)

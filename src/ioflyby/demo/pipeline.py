@@ -4,7 +4,9 @@ Stages (each timed): simulate the scenario's twin (kernels + raw products, with 
 and attitude errors) and the comparison twins (kernels only) → read the products → solve the
 pointing of each from Io's limb → map them (orthographic colour of the closest image, a global
 equirectangular mosaic, a perspective view) with the solved pointing → search the flybys and
-compare them → measure every result against the twin's truth → write ``report.html``.
+compare them → find the hot spots of every product (the twin carries Davies et al.'s catalogued
+sources with their published temperature and area) and say which were detected, which missed and
+why → measure every result against the twin's truth → write ``report.html``.
 
 Needs no file outside the installed packages; outputs are rebuilt on every run (idempotent).
 """
@@ -19,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ioflyby.demo.volcanoes import VolcanoReport
+from ioflyby.demo.volcanoes import find_volcanoes as _volcanoes
 from ioflyby.errors import IoflybyError
 from ioflyby.fileio import FolderLock, atomic_write_text, check_out, removed_on_failure
 from ioflyby.flyby.compare import EncounterCase, EncounterComparison, compare_encounters
@@ -32,6 +36,7 @@ from ioflyby.simulate import (
     Twin,
     TwinOptions,
     build_twin,
+    catalogue_hot_spots,
     get_scenario,
     load_basemap,
 )
@@ -55,6 +60,9 @@ class DemoSettings:
     map_width: int = 1024
     mosaic_resolution_km: float = 6.0
     official_kernel_dir: Path | None = None
+    catalogue_hot_spots: bool = True
+    """Place the catalogue's thermal sources (published T and area) in the scenario's twin and
+    report the hot-spot search on them (the "Volcanoes" section)."""
 
 
 @dataclass
@@ -83,7 +91,7 @@ class _Stages:
         self.announce(name, self.done, self.total)
 
 
-STAGES = ("simulate", "read", "pointing", "maps", "flyby", "accuracy", "report")
+STAGES = ("simulate", "read", "pointing", "maps", "flyby", "volcanoes", "accuracy", "report")
 
 
 def run_demo(
@@ -138,7 +146,8 @@ def _run_stages(out: Path, settings: DemoSettings, announce: Callable[[str, int,
     scenario = get_scenario(settings.scenario)
 
     with stages.stage("simulate"):
-        twin = build_twin(scenario, out / "twin" / scenario.name, _twin_options(settings, scenario.images))
+        spots = tuple(catalogue_hot_spots()) if settings.catalogue_hot_spots else ()
+        twin = build_twin(scenario, out / "twin" / scenario.name, _twin_options(settings, scenario.images, spots))
         comparison_twins = {
             name: build_twin(name, out / "twin" / name, _twin_options(settings, ()))
             for name in settings.comparisons
@@ -156,19 +165,24 @@ def _run_stages(out: Path, settings: DemoSettings, announce: Callable[[str, int,
             for name, t in comparison_twins.items()
         ]
         flyby = compare_encounters(cases, out / "flyby", half_width_s=FLYBY_HALF_WIDTH_S)
+    with stages.stage("volcanoes"):
+        volcanoes = _volcanoes(products, solutions, twin, out / "volcanoes") if settings.catalogue_hot_spots else None
     with stages.stage("accuracy"):
         accuracy = _accuracy(products, solutions, maps, flyby, twin)
     with stages.stage("report"):
         summary = _summary(scenario.name, flyby, accuracy, products, maps)
-        report = _write_report(out, scenario, summary, accuracy, flyby, maps, products, stages.seconds)
+        if volcanoes is not None:
+            summary["volcanoes"] = volcanoes.summary()
+        report = _write_report(out, scenario, summary, accuracy, flyby, maps, products, stages.seconds, volcanoes)
     summary["seconds"] = dict(stages.seconds)
     summary["report"] = str(report)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return DemoResult(report, summary, dict(stages.seconds))
 
 
-def _twin_options(settings: DemoSettings, images: Sequence[PlannedImage]) -> TwinOptions:
+def _twin_options(settings: DemoSettings, images: Sequence[PlannedImage], hot_spots: tuple = ()) -> TwinOptions:
     return TwinOptions(
+        hot_spots=hot_spots,
         timing_offset_s=INJECTED_TIMING_OFFSET_S,
         attitude_error_deg=INJECTED_ATTITUDE_ERROR_DEG,
         attitude_error_axis_sc=INJECTED_ERROR_AXIS_SC,
@@ -255,7 +269,8 @@ def _summary(name, flyby: EncounterComparison, accuracy, products, maps: dict[st
     }
 
 
-def _write_report(out, scenario, summary, accuracy, flyby, maps, products, seconds) -> Path:
+def _write_report(out, scenario, summary, accuracy, flyby, maps, products, seconds,
+                  volcanoes: VolcanoReport | None = None) -> Path:
     ca = summary["closest_approach"]
     report = Report(
         f"ioflyby demo: {scenario.description}",
@@ -297,4 +312,6 @@ def _write_report(out, scenario, summary, accuracy, flyby, maps, products, secon
     timing.table("Map processing seconds per step", [
         {"map": name, **result.to_json()["seconds"]} for name, result in maps.items()
     ])
+    if volcanoes is not None:
+        volcanoes.add_section(report)
     return report.write(out / "report.html")

@@ -15,7 +15,7 @@ import csv
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from ioflyby.observation import Observation
 from ioflyby.simulate import FrameletRenderer, HotSpot, ImagingSpec, RenderEffects, Twin, load_basemap
 from ioflyby.simulate.render import NoiseModel
 from ioflyby.spice import Kernels
-from ioflyby.volcano.hotspots import Detection, HotSpotConfig, HotSpots, detect_hot_spots
+from ioflyby.volcano.hotspots import Detection, HotSpotConfig, HotSpots, detect_hot_spots, mean_dn_table, psf_kernel
 
 
 @dataclass(frozen=True)
@@ -48,21 +48,31 @@ class Site:
 
 @dataclass(frozen=True)
 class Trial:
-    """One injected hot spot and what became of it: the matching detection (or None)."""
+    """One injected hot spot and what became of it: the matching detection (or None) and the
+    signal it was expected to give (``expected_snr``: band → matched-filter SNR, see
+    :func:`expected_snr`; empty when unknown)."""
 
     spot: HotSpot
     site: Site
     detection: Detection | None
     offset_km: float
     km_per_px: float
+    expected_snr: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best_expected_snr(self) -> float:
+        return max(self.expected_snr.values(), default=math.nan)
 
 
 def find_sites(observation: Observation, emission_deg: float, side: str, count: int, spacing_px: float = 40.0,
-               tolerance_deg: float = 4.0, filter_name: str = "RED") -> list[Site]:
+               tolerance_deg: float = 4.0, filter_name: str = "RED", seed: int = 0) -> list[Site]:
     """Up to ``count`` surface points seen in ``observation`` at ``emission_deg`` ± ``tolerance_deg``
     on the ``side`` ("night": incidence ≥ 95°, "day": ≤ 80°), at least ``spacing_px`` apart in the
-    ``filter_name`` framelets and away from the framelet ends (lines 16–111)."""
+    ``filter_name`` framelets and away from the framelet ends (lines 16–111), each at a random
+    sub-pixel position (``seed``) so that the trials sample every pixel phase."""
     lines, samples = np.mgrid[16:112:8, 40:1600:8].astype(float)
+    jitter = np.random.default_rng(seed).uniform(-0.5, 0.5, (2, *lines.shape))
+    lines, samples = lines + jitter[0], samples + jitter[1]
     chosen: list[tuple[Site, np.ndarray, float]] = []
     for exposure in range(observation.product.n_exposures):
         planes = observation.backplanes(filter_name, exposure, samples, lines)
@@ -122,7 +132,119 @@ def run_trials(product: TwinProduct, spots: Sequence[HotSpot], sites: Sequence[S
     found = detect_hot_spots(product.observe(raw), config=config, catalogue=False)
     trials = match_trials(placed, sites, _footprints(images), found.detections,
                           product.observation.body.radii_km, match_radius_px)
-    return trials, found
+    signal = expected_snr(raw, images, config)
+    return [replace(t, expected_snr=signal.get(i, {})) for i, t in enumerate(trials)], found
+
+
+def expected_snr(raw: RawProduct, images: Sequence[dict], config: HotSpotConfig | None = None,
+                 edge_px: float = 2.0) -> dict[int, dict[str, float]]:
+    """The matched-filter SNR each injected spot should reach in each band, from the twin's truth:
+    spot index → band → the largest over the framelets that image it (``images``: the render's
+    ``hot_spot_images``) of ``total_dn · ‖PSF‖ / σ_pixel``, with σ_pixel² = read noise² + level /
+    gain + the companding step's variance at the local level (the median of the product's pixels
+    4–7 px from the spot: the background the spot sits on) — the detector model of ``config``.
+    Framelet positions the search cannot use (within ``edge_px`` of a framelet's edge or outside
+    the photoactive area, or seen at more than ``config.max_emission_deg``) are left out. Pixel
+    phase and albedo texture are not in it: the completeness curves measure their effect."""
+    config = config or HotSpotConfig()
+    table = mean_dn_table(raw.companding)
+    nominal = decompanding_table_steps(raw.companding)
+    norm = float(np.sqrt((psf_kernel(config.psf_sigma_px) ** 2).sum()))
+    out: dict[int, dict[str, float]] = {}
+    filters = list(raw.filters)
+    for image in images:
+        s, l = float(image["sample"]), float(image["line"])
+        if not (edge_px <= l <= raw.framelets.shape[2] - 1 - edge_px and JunoCam.in_photoactive_area(s, l)
+                and JunoCam.in_photoactive_area(s - edge_px, l) and JunoCam.in_photoactive_area(s + edge_px, l)
+                and image["emission_deg"] <= config.max_emission_deg):
+            continue
+        frame = raw.framelets[image["exposure"], filters.index(image["filter"])]
+        la, lb = max(int(l) - 7, 0), min(int(l) + 8, frame.shape[0])
+        sa, sb = max(int(s) - 7, 0), min(int(s) + 8, frame.shape[1])
+        yy, xx = np.mgrid[la:lb, sa:sb]
+        ring = np.hypot(yy - l, xx - s)
+        level = float(np.median(table[frame[la:lb, sa:sb][(ring >= 4.0) & (ring <= 7.0)]]))
+        variance = config.read_noise_dn**2 + max(level, 0.0) / config.gain_e_per_dn + \
+            nominal[int(np.clip(level, 0, nominal.size - 1))]
+        snr = float(image["total_dn"]) * norm / math.sqrt(variance)
+        bands = out.setdefault(int(image["spot"]), {})
+        bands[image["filter"]] = max(bands.get(image["filter"], 0.0), snr)
+    return out
+
+
+def decompanding_table_steps(mode: str) -> np.ndarray:
+    """Variance (DN²) of the companding step at each integer DN level 0..4096 (step² / 12)."""
+    from ioflyby.ingest.companding import decompanding_table
+
+    table = decompanding_table(mode)
+    codes = np.clip(np.searchsorted(table, np.arange(4097)), 1, table.size - 1)
+    return ((table[codes] - table[codes - 1]) ** 2 / 12.0).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where the measured completeness turns from 0 to 1 on one side (night/day) in one band (or
+    ``any``): spots whose expected SNR is below ``low`` were all missed, above ``high`` all seen;
+    between the two either can happen (the curve's transition band, as wide as the trials leave
+    it: the lowest expected SNR seen and the highest missed)."""
+
+    side: str
+    band: str
+    low: float
+    high: float
+    trials: int
+
+    def predict(self, snr: float) -> str:
+        """"seen", "missed" or "either" for a spot of expected SNR ``snr``."""
+        if not snr > 0:
+            return "missed"
+        return "seen" if snr > self.high else "missed" if snr < self.low else "either"
+
+    def to_json(self) -> dict:
+        return {"side": self.side, "band": self.band, "low_snr": self.low, "high_snr": self.high,
+                "trials": self.trials}
+
+
+def transitions(trials: Sequence[Trial], threshold_sigma: float = 5.0,
+                margin: float = 1.5) -> dict[tuple[str, str], Transition]:
+    """The transition bands of the measured completeness against expected SNR, per (side, band)
+    for BLUE, GREEN, RED (a band "sees" a spot when the detection has it at ``threshold_sigma``
+    or saturated) and ``any`` (detected at all, against the best band's expected SNR): from the
+    lowest expected SNR seen to the highest missed, widened by ``margin`` either way (a grid
+    samples the curve coarsely: its steep part can lie between two trials)."""
+    out = {}
+    for side in ("night", "day"):
+        chosen = [t for t in trials if t.site.side == side and t.expected_snr]
+        if not chosen:
+            continue
+        for band in ("BLUE", "GREEN", "RED", "any"):
+            points = []
+            for t in chosen:
+                if band == "any":
+                    points.append((t.best_expected_snr, t.detection is not None))
+                else:
+                    m = t.detection.bands.get(band) if t.detection else None
+                    points.append((t.expected_snr.get(band, 0.0), bool(m and (m.saturated or m.snr >= threshold_sigma))))
+            seen = [s for s, ok in points if ok]
+            missed = [s for s, ok in points if not ok]
+            lowest_seen = min(seen, default=math.inf)
+            highest_missed = max(missed, default=0.0)
+            low, high = min(lowest_seen, highest_missed), max(lowest_seen, highest_missed)
+            out[side, band] = Transition(side, band, low / margin, high * margin, len(points))
+    return out
+
+
+def predict_detection(expected: dict[str, float], side: str, curves: dict[tuple[str, str], Transition]) -> str:
+    """"seen", "missed" or "either" for a spot of per-band ``expected`` SNR on ``side``: seen when
+    the ``any`` curve or a band's curve says seen, missed when the ``any`` curve and every band's
+    say missed, else either."""
+    votes = [curves[side, "any"].predict(max(expected.values(), default=0.0))] if (side, "any") in curves else []
+    votes += [curves[side, b].predict(snr) for b, snr in expected.items() if (side, b) in curves]
+    if not votes:
+        raise ValueError(f"no completeness curve for the {side} side")
+    if "seen" in votes:
+        return "seen"
+    return "missed" if all(v == "missed" for v in votes) else "either"
 
 
 def truth_trials(truth: dict, found: HotSpots, radii: np.ndarray, match_radius_px: float = 3.0) -> list[Trial]:
@@ -184,7 +306,7 @@ def run_grid(product: TwinProduct, temperatures_k: Sequence[float], areas_km2: S
     spots = [HotSpot(0.0, 0.0, float(t), float(a)) for t in temperatures_k for a in areas_km2]
     render = 0
     for side, emission in geometries:
-        sites = find_sites(product.observation, emission, side, per_product)
+        sites = find_sites(product.observation, emission, side, per_product, seed=seed + render)
         if not sites:
             continue
         for start in range(0, len(spots), len(sites)):
@@ -221,7 +343,10 @@ def trial_rows(trials: Sequence[Trial], threshold_sigma: float = 5.0) -> list[di
                     "power_sigma_gw"):
             row[f"fit_{key}"] = getattr(fit, key) if fit else math.nan
         row["position_sigma_km"] = d.position_sigma_km if d else math.nan
-        row["fit_snr"] = min((d.bands[b].snr for b in fit.bands_used), default=math.nan) if fit else math.nan
+        row["fit_snr"] = d.fit_snr if d else math.nan
+        for band in ("BLUE", "GREEN", "RED"):
+            row[f"expected_snr_{band.lower()}"] = t.expected_snr.get(band, math.nan) if t.expected_snr else math.nan
+        row["expected_snr_best"] = t.best_expected_snr
         rows.append(row)
     return rows
 
@@ -247,7 +372,8 @@ def completeness_table(rows: Sequence[dict], binned: bool = False) -> list[dict]
 
 
 def accuracy(rows: Sequence[dict], min_snr: float = 20.0) -> dict:
-    """Errors of the detections with a colour temperature whose two fit bands both reach ``min_snr``:
+    """Errors of the detections with a colour temperature whose colour SNR (``Detection.fit_snr``:
+    the weaker of its two best bands) reaches ``min_snr``:
     worst position offset (px, km), worst relative colour-temperature, area and power errors, the
     shares of areas within 20 % and powers within 25 %, and the pull (error / reported σ)
     standard deviations of temperature, area and power."""

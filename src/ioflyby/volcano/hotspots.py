@@ -20,14 +20,16 @@ exact (docs/volcano.md, "Hot spots"):
    the signal is faint), flux σ from the ring's scatter and the source's shot noise. A framelet
    with a pixel at the companding ceiling is *saturated*: its flux (the ring-subtracted sum over
    the saturated pixels, the bloom trail and their surroundings) is a lower bound.
-4. **Thermal fit** per band: intensity ``A·L_band(T) = flux / (gain × TDI) × (km/px)² / μ`` (gain:
-   :func:`ioflyby.volcano.thermal.radiance_gain`; μ = cos emission), framelets of a band averaged
-   by inverse variance; per-band brightness temperature (the source filling one pixel: a lower
-   bound); colour temperature from the unsaturated pair of bands with the smallest σ; area =
-   intensity / L_band(T) in the band of the pair with the smaller σ; power = σ T⁴ A. σ by linear
-   propagation of the band noise (``*_sigma_*``); the calibration systematic (each band's
-   throughput uncertain by ``band_throughput_sigma``) propagated the same way and given apart
-   (``systematic``): add the two in quadrature for a total.
+4. **Thermal fit**: per band the intensity ``A·L_band(T) = flux / (gain × TDI) × (km/px)² / μ``
+   (gain: :func:`ioflyby.volcano.thermal.radiance_gain`; μ = cos emission), framelets of a band
+   averaged by inverse variance; per-band brightness temperature (the source filling one pixel: a
+   lower bound for a sub-pixel source); one black body (T, A) fitted by weighted least squares to
+   every unsaturated band with signal (:func:`black_body_fit`: the colour temperature, and the
+   emitting area); power = σ T⁴ A. σ by linear propagation of the band noise through the fit
+   (``*_sigma_*``); the calibration systematic (each band's throughput uncertain by
+   ``band_throughput_sigma``) propagated the same way and given apart (``systematic``): add the
+   two in quadrature for a total. The framelets are decompanded to each stored code's mean DN
+   (:func:`mean_dn_table`), not its nominal value, so the photometry is unbiased.
 5. **Catalogue**: the nearest Davies/Mura source within 3 σ (position σ and the catalogue's
    ``catalogue_position_sigma_km`` in quadrature).
 
@@ -55,11 +57,12 @@ from scipy.special import erf
 from ioflyby.errors import GeometryError
 from ioflyby.fileio import AtomicFiles
 from ioflyby.geometry import planetocentric_latlon
-from ioflyby.ingest.companding import decompanding_table
+from ioflyby.ingest.companding import SQROOT_MAX_DN, compand_sqroot, decompanding_table
 from ioflyby.ingest.product import RawProduct, format_utc, parse_utc
 from ioflyby.observation import Observation
 from ioflyby.volcano.thermal import (
     JUNOCAM_PSF_SIGMA_PX,
+    TEMPERATURE_RANGE_K,
     band_radiance,
     brightness_temperature,
     colour_temperature,
@@ -207,6 +210,13 @@ class Detection:
         return max((b.snr for b in self.bands.values()), default=0.0)
 
     @property
+    def fit_snr(self) -> float:
+        """SNR of the thermal fit's colour: the second-largest SNR of the bands it used (a colour
+        needs two); NaN without a fit."""
+        ranked = sorted((self.bands[b].snr for b in self.fit.bands_used), reverse=True)
+        return ranked[1] if len(ranked) >= 2 else math.nan
+
+    @property
     def night_side(self) -> bool:
         return self.incidence_deg >= 90.0
 
@@ -221,7 +231,7 @@ class Detection:
             "color_temperature_k": fit.color_temperature_k, "temperature_sigma_k": fit.temperature_sigma_k,
             "area_km2": fit.area_km2, "area_sigma_km2": fit.area_sigma_km2,
             "power_gw": fit.power_gw, "power_sigma_gw": fit.power_sigma_gw,
-            "bands_used": list(fit.bands_used), "systematic": fit.systematic,
+            "bands_used": list(fit.bands_used), "fit_snr": self.fit_snr, "systematic": fit.systematic,
             "catalogue_match": self.catalogue_match, "looks": [look.to_json() for look in self.looks],
         }
 
@@ -238,6 +248,9 @@ class HotSpots:
     candidates: int = 0
     rejected: int = 0
     seconds: float = 0.0
+    views: dict[str, tuple[np.ndarray, tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    """Per product id: its linear framelets [exposure, filter, line, sample] (DN) and filter names,
+    for the hot-spot map (:meth:`write_maps`)."""
 
     def to_json(self) -> dict:
         return _json_ready({
@@ -257,6 +270,18 @@ class HotSpots:
         with AtomicFiles() as files:
             for path, text in zip(paths, texts.values()):
                 files.path(path).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+        return paths
+
+    def write_maps(self, out: str | Path, band: str = "RED") -> list[Path]:
+        """``<product>_hotspots_map.png`` per product with a view: the product's ``band`` framelets
+        stacked in exposure order (the raw product's view, linear stretch to the 99.5th
+        percentile), a circle at each detection's best look in that band (radius and colour from
+        log₁₀ power, "inferno"), labelled with its catalogue name (or its number in the table)."""
+        paths = []
+        for product_id, (dn, filters) in self.views.items():
+            detections = [d for d in self.detections if d.product_id == product_id]
+            paths.append(plot_hot_spot_map(dn, filters, detections, Path(out) / f"{product_id}_hotspots_map.png",
+                                           band=band, title=product_id))
         return paths
 
     def rows(self) -> list[dict]:
@@ -311,6 +336,60 @@ class HotSpots:
                          f"{_pm(f.area_km2, f.area_sigma_km2, 4)} | {_pm(f.power_gw, f.power_sigma_gw, 3)} | "
                          f"{d.snr:.1f} | {match} |")
         return "\n".join(lines)
+
+
+def plot_hot_spot_map(dn: np.ndarray, filters: Sequence[str], detections: Sequence[Detection], path: str | Path,
+                      band: str = "RED", title: str = "") -> Path:
+    """The hot-spot map of one product (see :meth:`HotSpots.write_maps`), a PNG written atomically.
+    Detections without a look in ``band`` are placed at their best look in another band (same
+    framelet geometry to within the filters' offsets, a few pixels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    names = [f.upper() for f in filters]
+    f = names.index(band) if band in names else 0
+    strip = np.concatenate(list(dn[:, f]), axis=0).astype(np.float32)
+    lines = dn.shape[2]
+    step = max(1, math.ceil(strip.shape[0] / 2048))  # long products: block means, same axes in pixels
+    if step > 1:
+        rows, cols = strip.shape[0] // step * step, strip.shape[1] // step * step
+        strip = strip[:rows, :cols].reshape(rows // step, step, cols // step, step).mean(axis=(1, 3))
+    top = float(np.percentile(strip, 99.5)) or 1.0
+    height = 3.0 + 10.0 * strip.shape[0] / strip.shape[1]
+    figure, axis = plt.subplots(figsize=(10, min(height, 60.0)))
+    axis.imshow(strip, cmap="gray", vmin=0.0, vmax=top, interpolation="nearest", aspect="equal",
+                extent=(-0.5, strip.shape[1] * step - 0.5, strip.shape[0] * step - 0.5, -0.5))
+    powers = np.array([d.fit.power_gw if math.isfinite(d.fit.power_gw) else math.nan for d in detections])
+    finite = powers[np.isfinite(powers) & (powers > 0)]
+    norm = LogNorm(vmin=float(finite.min()) if finite.size else 0.1,
+                   vmax=max(float(finite.max()) if finite.size else 10.0, (float(finite.min()) if finite.size else 0.1) * 10))
+    cmap = plt.get_cmap("inferno")
+    for i, (d, power) in enumerate(zip(detections, powers), 1):
+        looks = [k for k in d.looks if k.filter.upper() == band] or list(d.looks)
+        look = max(looks, key=lambda k: k.snr)
+        x, y = look.sample, look.exposure * lines + look.line
+        known = math.isfinite(power) and power > 0
+        colour = cmap(norm(power)) if known else (0.2, 0.8, 1.0, 1.0)
+        radius = 8.0 + 6.0 * max(math.log10(power) + 1.0, 0.0) if known else 8.0
+        axis.add_patch(plt.Circle((x, y), radius, fill=False, color=colour, linewidth=1.5))
+        label = d.catalogue_match["name"] if d.catalogue_match else f"#{i}"
+        if known:
+            label += f" {power:.3g} GW"
+        axis.annotate(label, (x + radius, y - radius), color=colour, fontsize=8, weight="bold")
+    mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    figure.colorbar(mappable, ax=axis, fraction=0.03, label="power (GW, circle size too)")
+    axis.set_title(f"Hot spots {title} ({band} framelets by exposure; {len(detections)} detected)", fontsize=10)
+    axis.set_xlabel("sample (px)")
+    axis.set_ylabel(f"exposure × {lines} + line (px)")
+    figure.tight_layout()
+    path = Path(path)
+    with AtomicFiles() as files:
+        figure.savefig(files.path(path), dpi=90)
+    plt.close(figure)
+    return path
 
 
 def _json_ready(value):
@@ -371,7 +450,7 @@ class _Framelets:
         table = decompanding_table(obs.product.companding)
         self.saturation_dn = float(min(table[-1], 4095.0))
         codes = np.clip(np.searchsorted(table, np.arange(4097)), 1, table.size - 1)
-        self._quantisation = ((table[codes] - table[codes - 1]) ** 2 / 12.0).astype(np.float32)
+        self.quantisation = ((table[codes] - table[codes - 1]) ** 2 / 12.0).astype(np.float32)
         self._rays: dict[str, np.ndarray] = {}
         kernel = psf_kernel(config.psf_sigma_px)
         self.profile = kernel.sum(axis=0)
@@ -391,7 +470,7 @@ class _Framelets:
     def variance(self, level: np.ndarray) -> np.ndarray:
         """Per-pixel noise variance (DN²) of a framelet whose local level is ``level``."""
         c = self.config
-        quantisation = self._quantisation[np.clip(level, 0, 4096).astype(np.int32)]
+        quantisation = self.quantisation[np.clip(level, 0, 4096).astype(np.int32)]
         return c.read_noise_dn**2 + np.maximum(level, 0.0) / c.gain_e_per_dn + quantisation
 
     def search_mask(self, exposure: int, filter_index: int) -> np.ndarray:
@@ -503,12 +582,13 @@ class _Fit:
 
 
 def psf_photometry(image: np.ndarray, sample: float, line: float, config: HotSpotConfig, saturation_dn: float,
-                   free_position: bool = True) -> _Fit | None:
+                   free_position: bool = True, quantisation: np.ndarray | None = None) -> _Fit | None:
     """PSF fit of one source near (sample, line) in a framelet image (DN): ring-median background,
     Gauss–Newton on the flux and (``free_position``) the centre — and, once the flux is known to
     :data:`WIDTH_FIT_SNR`, the width (≥ the PSF's: a source larger than a pixel) — weighted by the
-    ring's scatter plus the source's shot noise. Saturated pixels of a neighbour's bloom trail (and
-    their neighbours) are left out. A source whose own core is saturated gets the ring-subtracted
+    ring's scatter plus the source's shot noise and (``quantisation``: DN² by integer DN level, the
+    companding step's variance) the quantisation of the source's pixels. Saturated pixels of a
+    neighbour's bloom trail (and their neighbours) are left out. A source whose own core is saturated gets the ring-subtracted
     sum of its saturated pixels, bloom trail and a 2-pixel margin (a lower bound), no position
     fit. None when too few of its pixels are usable."""
     outer = int(_RING[1])
@@ -532,19 +612,42 @@ def psf_photometry(image: np.ndarray, sample: float, line: float, config: HotSpo
     if (near & core).sum() < 5:
         return None
     pixels = (xx[near].astype(float), yy[near].astype(float), cut[near] - background)
+    noise = _PixelNoise(scatter, config.gain_e_per_dn, background, quantisation)
     start = (0.0, float(sample), float(line), config.psf_sigma_px)
-    fit = _gauss_newton(pixels, start, scatter, config, free_position, fit_width=False)
+    fit = _gauss_newton(pixels, start, noise, config, free_position, fit_width=False)
     if fit is None:
-        return psf_photometry(image, sample, line, config, saturation_dn, free_position=False)
+        return psf_photometry(image, sample, line, config, saturation_dn, free_position=False,
+                              quantisation=quantisation)
     if free_position and fit.flux >= WIDTH_FIT_SNR * fit.flux_sigma:
-        wide = _gauss_newton(pixels, (fit.flux, fit.sample, fit.line, config.psf_sigma_px), scatter, config,
+        wide = _gauss_newton(pixels, (fit.flux, fit.sample, fit.line, config.psf_sigma_px), noise, config,
                              True, fit_width=True)
         fit = wide or fit
     return fit
 
 
+@dataclass(frozen=True)
+class _PixelNoise:
+    """Noise of a source's pixels: the ring's scatter (read noise, background shot noise and
+    texture), the source's shot noise (``gain`` e⁻/DN) and the extra companding quantisation at
+    the source's level above the background's (``quantisation``: DN² by integer DN, or None)."""
+
+    scatter: float
+    gain: float
+    background: float
+    quantisation: np.ndarray | None
+
+    def variance(self, model: np.ndarray) -> np.ndarray:
+        signal = np.maximum(model, 0.0)
+        out = self.scatter**2 + signal / self.gain
+        if self.quantisation is not None:
+            top = self.quantisation.size - 1
+            at = self.quantisation[np.clip(self.background + signal, 0, top).astype(np.int64)]
+            out = out + np.maximum(at - self.quantisation[int(np.clip(self.background, 0, top))], 0.0)
+        return out
+
+
 def _gauss_newton(pixels: tuple[np.ndarray, np.ndarray, np.ndarray], start: tuple[float, float, float, float],
-                  scatter: float, config: HotSpotConfig, free_position: bool, fit_width: bool) -> _Fit | None:
+                  noise: _PixelNoise, config: HotSpotConfig, free_position: bool, fit_width: bool) -> _Fit | None:
     """Weighted Gauss–Newton for (flux[, sample, line][, width]); None if the centre runs away."""
     x, y, data = pixels
     flux, s, l, width = start
@@ -553,7 +656,7 @@ def _gauss_newton(pixels: tuple[np.ndarray, np.ndarray, np.ndarray], start: tupl
         px, dpx, wpx = _psf_1d(x - s, width)
         py, dpy, wpy = _psf_1d(y - l, width)
         model = px * py
-        weight = 1.0 / (scatter**2 + np.maximum(flux * model, 0.0) / config.gain_e_per_dn)
+        weight = 1.0 / noise.variance(flux * model)
         columns = [model]
         if free_position:
             columns += [flux * dpx * py, flux * px * dpy]
@@ -572,7 +675,7 @@ def _gauss_newton(pixels: tuple[np.ndarray, np.ndarray, np.ndarray], start: tupl
     px, _, _ = _psf_1d(x - s, width)
     py, _, _ = _psf_1d(y - l, width)
     model = flux * px * py
-    variance = scatter**2 + np.maximum(model, 0.0) / config.gain_e_per_dn
+    variance = noise.variance(model)
     covariance = np.linalg.inv(normal)
     chi2 = float(((data - model) ** 2 / variance).sum() / max(data.size - len(normal), 1))
     position_sigma = math.sqrt(0.5 * (covariance[1, 1] + covariance[2, 2])) if free_position else math.nan
@@ -634,12 +737,33 @@ class _Group:
         return math.degrees(float(lat)), math.degrees(float(lon)) % 360.0
 
 
+def mean_dn_table(mode: str) -> np.ndarray:
+    """Stored code → the mean of the 12-bit integer DN values the camera stores as that code
+    (float32, 256 entries): the unbiased decompanding for photometry. SQROOT rounds to the
+    nearest code with ties upwards, so the nominal table value of a code with a step of s > 1 DN
+    lies 0.5 DN above the mean of its integers, and a source's summed flux would be biased high by
+    0.5 DN per pixel above 23 DN (0.3–0.5 σ at any SNR, measured). The saturated code keeps its
+    nominal value (the ceiling; a lower bound). Linear modes: the nominal table."""
+    table = decompanding_table(mode)
+    if str(mode).strip().upper() != "SQROOT":
+        return table
+    dn = np.arange(SQROOT_MAX_DN + 1)
+    codes = compand_sqroot(dn).astype(np.int64)
+    sums = np.bincount(codes, weights=dn, minlength=256)
+    counts = np.bincount(codes, minlength=256)
+    mean = np.where(counts > 0, sums / np.maximum(counts, 1), table).astype(np.float32)
+    mean[-1] = table[-1]
+    mean.setflags(write=False)
+    return mean
+
+
 def linear_dn(observation: Observation, images: np.ndarray | None = None, units: str = "DN") -> np.ndarray:
-    """Framelets [exposure, filter, 128, 1648] in linear DN (float32): the decompanded product by
-    default, else ``images`` in ``units`` "DN" or "DN/s" (``ioflyby.calibrate``'s output; × the
-    exposure time)."""
+    """Framelets [exposure, filter, 128, 1648] in linear DN (float32): the stored codes decompanded
+    to the mean DN of each code (:func:`mean_dn_table`) by default, else ``images`` in ``units``
+    "DN" or "DN/s" (``ioflyby.calibrate``'s output; × the exposure time)."""
     product = observation.product
-    data = product.decompanded() if images is None else np.asarray(images, np.float32)
+    data = mean_dn_table(product.companding)[product.framelets] if images is None else \
+        np.asarray(images, np.float32)
     if data.shape[:2] != observation.framelet_ets.shape:
         raise GeometryError(f"images hold {data.shape[0]} x {data.shape[1]} framelets; {product.product_id} has "
                             f"{observation.framelet_ets.shape[0]} x {observation.framelet_ets.shape[1]}")
@@ -685,7 +809,8 @@ def detect_hot_spots(
         detections = associate(detections, config.catalogue_position_sigma_km)
     detections.sort(key=lambda d: d.et)
     return HotSpots([observation.product.product_id], detections, config, len(candidates), rejected,
-                    time.perf_counter() - began)
+                    time.perf_counter() - began,
+                    views={observation.product.product_id: (frames.dn, tuple(observation.product.filters))})
 
 
 def _place(observation: Observation, candidates: Sequence[_Candidate], max_emission_deg: float) -> list[_Placed]:
@@ -749,7 +874,7 @@ def _persistent(frames: _Framelets, group: _Group, predicted: list, config: HotS
     if best.snr < config.single_look_sigma:
         return False
     fit = psf_photometry(frames.dn[best.exposure, best.filter_index], best.sample, best.line, config,
-                         frames.saturation_dn)
+                         frames.saturation_dn, quantisation=frames.quantisation)
     return fit is not None and (fit.saturated or fit.chi2 <= config.max_single_look_chi2)
 
 
@@ -760,7 +885,8 @@ def _measure(frames: _Framelets, group: _Group, predicted: list) -> Detection | 
     for exposure, name, sample, line in predicted:
         f = frames.filters.index(name)
         free = frames.snr_near(exposure, f, sample, line) >= config.threshold_sigma
-        fit = psf_photometry(frames.dn[exposure, f], sample, line, config, frames.saturation_dn, free_position=free)
+        fit = psf_photometry(frames.dn[exposure, f], sample, line, config, frames.saturation_dn, free_position=free,
+                             quantisation=frames.quantisation)
         if fit is None:
             continue
         planes = obs.backplanes(name, exposure, np.array([fit.sample]), np.array([fit.line]))
@@ -833,50 +959,84 @@ def thermal_colours(bands: dict[str, BandMeasurement], max_temperature_k: float)
 
 def thermal_fit(bands: dict[str, BandMeasurement], throughput_sigma: float, min_snr: float = 3.0) -> ThermalFit:
     """Brightness temperatures, and the colour temperature, area and power (with noise and
-    systematic σ) from the best unsaturated pair of bands (see the module docstring, step 4)."""
+    systematic σ) of one black body fitted to every unsaturated band with SNR ≥ ``min_snr``
+    (see the module docstring, step 4); NaN where fewer than two such bands or no fit."""
     brightness = {name: brightness_temperature(name, b.radiance) for name, b in bands.items() if b.snr >= min_snr}
     usable = sorted((b for b in bands.values() if not b.saturated and b.snr >= min_snr),
                     key=lambda b: passband(b.band).centre_nm)
-    best: ThermalFit | None = None
-    best_sigma = math.inf
-    for i, short in enumerate(usable):
-        for long in usable[i + 1:]:
-            fit = _pair_fit(short, long, throughput_sigma, brightness)
-            if fit is not None and fit.temperature_sigma_k / fit.color_temperature_k < best_sigma:
-                best, best_sigma = fit, fit.temperature_sigma_k / fit.color_temperature_k
-    return best or ThermalFit(brightness)
+    if len(usable) < 2:
+        return ThermalFit(brightness)
+    solution = black_body_fit(usable)
+    if solution is None:
+        return ThermalFit(brightness)
+    temperature, area, jacobian = solution
+    intensity = np.array([b.intensity for b in usable])
+    noise = np.array([b.intensity_sigma for b in usable])
+    # Linear propagation: d(ln T, ln A) = G · dI with G the weighted least-squares gain.
+    weights = 1.0 / noise**2
+    gain = np.linalg.solve(jacobian.T @ (jacobian * weights[:, None]), (jacobian * weights[:, None]).T)
+    power_row = np.array([4.0, 1.0]) @ gain
 
+    def spread(rows: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        return np.sqrt(((rows * sigma) ** 2).sum(axis=-1))
 
-def _pair_fit(short: BandMeasurement, long: BandMeasurement, throughput_sigma: float,
-              brightness: dict[str, float]) -> ThermalFit | None:
-    """Colour temperature from the ratio of two bands; area from the band giving the smaller σ;
-    power σT⁴A; σ by linear propagation of the relative band errors (noise, and ``throughput_sigma``)."""
-    temperature = colour_temperature(short.band, long.band, short.intensity / long.intensity)
-    if not math.isfinite(temperature):
-        return None
-    x_s, x_l = float(log_slope(short.band, temperature)), float(log_slope(long.band, temperature))
-    d = x_s - x_l
-    t_coef = np.array([1.0 / d, -1.0 / d])  # d lnT / d lnI_short, d lnI_long
-    options = []
-    for band, x, unit in ((short, x_s, np.array([1.0, 0.0])), (long, x_l, np.array([0.0, 1.0]))):
-        area_coef = unit - x * t_coef
-        options.append((band, area_coef))
-    noise = np.array([short.intensity_sigma / short.intensity, long.intensity_sigma / long.intensity])
-    system = np.full(2, throughput_sigma)
-
-    def spread(coef: np.ndarray, rel: np.ndarray) -> float:
-        return float(np.sqrt(((coef * rel) ** 2).sum()))
-
-    band, area_coef = min(options, key=lambda o: spread(o[1], noise))
-    area = band.intensity / float(band_radiance(band.band, temperature))
-    power_coef = 4.0 * t_coef + area_coef
+    rows = np.vstack([gain, power_row])
+    sigma_noise = spread(rows, noise)
+    sigma_system = spread(rows, throughput_sigma * intensity)
     power = float(power_w(temperature, area)) / 1e9
     return ThermalFit(
-        brightness, temperature, temperature * spread(t_coef, noise), area, area * spread(area_coef, noise),
-        power, power * spread(power_coef, noise), (short.band, long.band),
-        {"band_throughput_fraction": throughput_sigma, "temperature_k": temperature * spread(t_coef, system),
-         "area_km2": area * spread(area_coef, system), "power_gw": power * spread(power_coef, system)},
+        brightness, temperature, temperature * sigma_noise[0], area, area * sigma_noise[1], power,
+        power * sigma_noise[2], tuple(b.band for b in usable),
+        {"band_throughput_fraction": throughput_sigma, "temperature_k": temperature * float(sigma_system[0]),
+         "area_km2": area * float(sigma_system[1]), "power_gw": power * float(sigma_system[2])},
     )
+
+
+def black_body_fit(bands: Sequence[BandMeasurement], iterations: int = 20) -> tuple[float, float, np.ndarray] | None:
+    """Weighted least squares of one black body to band intensities: minimises
+    Σ_b ((I_b − A·L_b(T)) / σ_b)² over T and A (Gauss–Newton in ln T, ln A, started at the colour
+    temperature of the pair of bands that measures it best). Returns (T K, A km², Jacobian
+    ∂I_b/∂(ln T, ln A) at the solution), or None where the colours fit no temperature in range."""
+    intensity = np.array([b.intensity for b in bands])
+    sigma = np.array([b.intensity_sigma for b in bands])
+    start = None
+    def colour_sigma(pair: tuple[BandMeasurement, BandMeasurement]) -> float:
+        lever = 1.0 / passband(pair[0].band).centre_nm - 1.0 / passband(pair[1].band).centre_nm
+        return math.hypot(1.0 / pair[0].snr, 1.0 / pair[1].snr) / lever
+
+    for short, long in sorted(((a, b) for i, a in enumerate(bands) for b in bands[i + 1:]), key=colour_sigma):
+        start = colour_temperature(short.band, long.band, short.intensity / long.intensity)
+        if math.isfinite(start):
+            break
+    if start is None or not math.isfinite(start):
+        return None
+    log_t = math.log(start)
+    low, high = (math.log(t) for t in TEMPERATURE_RANGE_K)
+
+    def model(log_t: float) -> tuple[np.ndarray, np.ndarray]:
+        t = math.exp(log_t)
+        radiance = np.array([float(band_radiance(b.band, t)) for b in bands])
+        slope = np.array([float(log_slope(b.band, t)) for b in bands])
+        return radiance, slope
+
+    radiance, slope = model(log_t)
+    w = 1.0 / sigma**2
+    log_a = math.log(max(float((intensity * radiance * w).sum() / (radiance**2 * w).sum()), 1e-30))
+    for _ in range(iterations):
+        predicted = math.exp(log_a) * radiance
+        jacobian = np.column_stack([predicted * slope, predicted])
+        normal = jacobian.T @ (jacobian * w[:, None])
+        step = np.linalg.solve(normal, jacobian.T @ ((intensity - predicted) * w))
+        step = np.clip(step, -0.5, 0.5)
+        log_t = float(np.clip(log_t + step[0], low, high))
+        log_a += float(step[1])
+        radiance, slope = model(log_t)
+        if abs(step[0]) < 1e-7 and abs(step[1]) < 1e-7:
+            break
+    if not low < log_t < high:
+        return None
+    predicted = math.exp(log_a) * radiance
+    return math.exp(log_t), math.exp(log_a), np.column_stack([predicted * slope, predicted])
 
 
 def _utc(observation: Observation, et: float) -> str:
@@ -950,4 +1110,5 @@ def find_hot_spots(
             units = "DN" if calibration_dir is None else "DN/s"
             results.append(detect_hot_spots(observation, images, units, config))
     return HotSpots([p.product_id for p in raw], [d for r in results for d in r.detections], config,
-                    sum(r.candidates for r in results), sum(r.rejected for r in results), time.perf_counter() - began)
+                    sum(r.candidates for r in results), sum(r.rejected for r in results), time.perf_counter() - began,
+                    views={k: v for r in results for k, v in r.views.items()})
