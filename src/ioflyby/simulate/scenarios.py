@@ -53,6 +53,7 @@ from ioflyby.simulate.attitude import (
 from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, load_basemap
 from ioflyby.simulate.ephemeris import write_ephemeris_spk
 from ioflyby.simulate.render import FrameletRenderer, HotSpot, ImagingSpec, NoiseModel, RenderEffects
+from ioflyby.simulate.surface_change import SurfaceChange, apply_surface_changes
 from ioflyby.simulate.trajectory import FlybyDesign, JovianOrbit, design_flyby
 from ioflyby.spice import Kernels, et_to_utc, spice_errors, write_spk
 
@@ -148,6 +149,8 @@ class TwinOptions:
     window_s: float = 3600.0
     truth_pixels: int = 100
     images: tuple[PlannedImage, ...] | None = None
+    surface_changes: tuple[SurfaceChange, ...] = ()
+    """Changes of the surface since the basemap's epoch (:mod:`ioflyby.simulate.surface_change`)."""
 
 
 def get_scenario(name: str) -> Scenario:
@@ -419,7 +422,7 @@ def _build_into(scenario: Scenario, options: TwinOptions, tmp: Path, final: Path
         outside = [Path(p) for p in listed if not rel(p)]
         tk.write_metakernel(tmp / name, final, inside, outside)
 
-    basemap = load_basemap(options.basemap)
+    basemap = apply_surface_changes(load_basemap(options.basemap), options.surface_changes)
     rng = np.random.default_rng(options.seed)
     products = []
     with Kernels(truth_files):
@@ -488,6 +491,7 @@ def _truth_document(scenario, options, design, attitude, basemap_path, fk_ik_sou
         "photometry": {"model": "Minnaert" if options.minnaert_k != 1.0 else "Lambert", "minnaert_k": options.minnaert_k},
         "noise": asdict(options.noise),
         "hot_spots": [h.to_dict() for h in options.hot_spots],
+        "surface_changes": [c.to_dict() for c in options.surface_changes],
         "effects": asdict(options.effects),
         "night_side": options.night_side,
         "seed": options.seed,
