@@ -7,7 +7,9 @@ every reconstruction stage (LT+S, per-pixel light time). Pipeline per pixel:
 ray (camera model) → limb prefilter → ellipsoid intercept → planetocentric lat/lon → basemap
 albedo → Minnaert shading ``I/F = A μ₀^k μ^(k−1)`` (k = 1: Lambert) with the Sun (plus, with
 ``RenderEffects.jupiter_shine``, Jupiter's reflected light: :mod:`ioflyby.simulate.jupitershine`)
-→ per-filter responsivity × TDI stages × (5.2 AU / d_sun)² → plus thermal hot spots
+→ optionally (``RenderEffects.pixel_supersampling``, ``surface_psf``) averaged over n × n
+sub-pixel rays and blurred by the camera PSF → per-filter responsivity × TDI stages ×
+(5.2 AU / d_sun)² → plus thermal hot spots
 (:mod:`ioflyby.simulate.thermal`: passband-integrated black bodies, PSF, pixel integration) →
 optional radiation hits → blooming at the 12-bit full scale → dark level, shot noise (gain e⁻/DN)
 and read noise → 12-bit integer DN → SQROOT companding (ingest's ``compand_sqroot``). Sky pixels
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from ioflyby.camera import COLOUR_FILTERS, FRAMELET_LINES, FRAMELET_SAMPLES, JunoCam
 from ioflyby.camera.junocam import PHOTOACTIVE_FIRST_SAMPLE, PHOTOACTIVE_SAMPLES
@@ -72,17 +75,25 @@ class RenderEffects:
     px; 0 = a point source in one pixel); ``blooming``: charge above the 12-bit full scale spills
     along the detector column (the line direction) before the ADC clips; ``jupiter_shine``:
     Jupiter's reflected light on the surface; ``radiation_hits_per_framelet``: mean number
-    (Poisson) of single-framelet charge deposits (one pixel, or a two-pixel streak)."""
+    (Poisson) of single-framelet charge deposits (one pixel, or a two-pixel streak);
+    ``pixel_supersampling``: n > 1 integrates each pixel's signal over its area, the mean of
+    n × n rays at sub-pixel offsets ((i + ½)/n − ½ px), so edges and the limb are box-filtered as
+    on a real detector (1: the pixel centre only); ``surface_psf``: the surface's signal is also
+    blurred by the camera PSF (the Gaussian of ``psf_sigma_px``, as hot spots are)."""
 
     psf_sigma_px: float = 0.0
     blooming: bool = False
     jupiter_shine: bool = False
     radiation_hits_per_framelet: float = 0.0
+    pixel_supersampling: int = 1
+    surface_psf: bool = False
 
     def __post_init__(self) -> None:
         if not (self.psf_sigma_px >= 0 and self.radiation_hits_per_framelet >= 0):
             raise ScenarioError(f"the PSF sigma ({self.psf_sigma_px} px) and the radiation-hit rate "
                                 f"({self.radiation_hits_per_framelet} per framelet) cannot be negative")
+        if not (isinstance(self.pixel_supersampling, int) and 1 <= self.pixel_supersampling <= 8):
+            raise ScenarioError(f"pixel_supersampling must be an integer from 1 to 8, got {self.pixel_supersampling!r}")
 
     @classmethod
     def junocam(cls, **changes) -> RenderEffects:
@@ -175,19 +186,29 @@ class FrameletRenderer:
         self._active2d = active
         self._active = active.ravel()
 
-    def rays(self, filter_name: str) -> np.ndarray:
-        """Unit rays (128·1648, 3) in JUNO_JUNOCAM for every pixel of a framelet of ``filter_name``."""
-        if filter_name not in self._rays:
+    def rays(self, filter_name: str, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+        """Unit rays (128·1648, 3) in JUNO_JUNOCAM for every pixel of a framelet of ``filter_name``,
+        at (sample, line) ``offset`` px from the pixel centres."""
+        key = filter_name if offset == (0.0, 0.0) else f"{filter_name}@{offset[0]:.6f},{offset[1]:.6f}"
+        if key not in self._rays:
             samples, lines = self._grid
-            self._rays[filter_name] = self.camera.pixel_to_ray(filter_name, samples, lines)
-        return self._rays[filter_name]
+            self._rays[key] = self.camera.pixel_to_ray(filter_name, samples + offset[0], lines + offset[1])
+        return self._rays[key]
+
+    def _sub_offsets(self) -> list[tuple[float, float]]:
+        """(sample, line) offsets (px) of the n × n sub-samples of pixel integration."""
+        n = self.effects.pixel_supersampling
+        steps = [(i + 0.5) / n - 0.5 for i in range(n)]
+        return [(ds, dl) for dl in steps for ds in steps]
 
     # -- one framelet ---------------------------------------------------------------------------
     def signal(self, filter_name: str, et: float, tdi: int) -> FrameletSignal:
-        """Noise-free signal of one framelet at mid-exposure ``et`` (see :class:`FrameletSignal`)."""
+        """Noise-free signal of one framelet at mid-exposure ``et`` (see :class:`FrameletSignal`).
+        With ``effects.pixel_supersampling`` n > 1 the surface signal is the mean over n × n
+        sub-pixel rays (sky sub-samples contribute nothing); the on-target ``index`` and
+        ``points`` stay those of the pixel centres."""
         pose = FrameletPoses.from_spice(self.target, [et], self.observer, self.camera.frame)[0]
         signal = np.zeros(FRAMELET_LINES * FRAMELET_SAMPLES, np.float32)
-        rays = self.rays(filter_name)
         distance = float(np.linalg.norm(pose.target_position_km))
         direction = pose.camera_to_j2000.T @ (pose.target_position_km / distance)
         radius = float(np.max(self.radii))
@@ -195,9 +216,40 @@ class FrameletRenderer:
         if distance <= radius:
             return FrameletSignal(signal, *nothing, pose, [])
         cos_limit = math.cos(math.asin(radius / distance) + _PREFILTER_MARGIN_RAD)
+        scale = RESPONSIVITY_DN[filter_name] * tdi * (REFERENCE_SUN_DISTANCE_KM / pose.sun_distance_km) ** 2
+        light: list[JupiterLight] = []  # Jupiter's light, computed once when first needed
+        index, points, i_over_f, seen = self._surface(filter_name, self.rays(filter_name), pose, direction,
+                                                      cos_limit, light)
+        if self.effects.pixel_supersampling == 1:
+            signal[index] = (i_over_f * scale).astype(np.float32)
+        else:
+            offsets = self._sub_offsets()
+            total = np.zeros(signal.size, np.float64)
+            for offset in offsets:
+                sub_index, _, sub_if, sub_seen = self._surface(filter_name, self.rays(filter_name, offset), pose,
+                                                               direction, cos_limit, light)
+                total[sub_index] += sub_if
+                seen = seen or sub_seen
+            signal[:] = (total * (scale / len(offsets))).astype(np.float32)
+        if not seen:
+            return FrameletSignal(signal, *nothing, pose, [])
+        if self.effects.surface_psf and self.effects.psf_sigma_px > 0:
+            plane = signal.reshape(FRAMELET_LINES, FRAMELET_SAMPLES)
+            plane[:] = gaussian_filter(plane, self.effects.psf_sigma_px, mode="constant", truncate=4.0)
+        spots = self._spots.images(self.camera, filter_name, pose, tdi)
+        plane = signal.reshape(FRAMELET_LINES, FRAMELET_SAMPLES)
+        for spot in spots:
+            deposit(plane, spot, self._active2d)
+        return FrameletSignal(signal, index, points, pose, spots)
+
+    def _surface(self, filter_name: str, rays: np.ndarray, pose: FrameletPoses, direction: np.ndarray,
+                 cos_limit: float, light: list[JupiterLight]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Flat indices of the photoactive pixels whose ``rays`` meet the surface, their surface
+        points (body-fixed km), I/F there (basemap albedo × Minnaert shading, + Jupiter-shine) and
+        whether any ray passed the limb prefilter. ``light``: a cache (empty, or Jupiter's light)."""
         candidates = np.nonzero(self._active & (rays @ direction > cos_limit))[0]
         if candidates.size == 0:
-            return FrameletSignal(signal, *nothing, pose, [])
+            return np.empty(0, np.int64), np.empty((0, 3)), np.empty(0), False
         points = pose.rays_to_surface(rays[candidates], self.radii)
         hit = ~np.isnan(points[:, 0])
         index, points = candidates[hit], points[hit]
@@ -213,16 +265,12 @@ class FrameletRenderer:
         k = self.minnaert_k
         illumination = mu0c if k == 1.0 else mu0c**k
         if self.effects.jupiter_shine:
-            light = self._jupiter(pose)
-            illumination = illumination + light.fraction_of_sunlight(filter_name) * light.cosines(points, normals) ** k
+            if not light:
+                light.append(self._jupiter(pose))
+            shine = light[0]
+            illumination = illumination + shine.fraction_of_sunlight(filter_name) * shine.cosines(points, normals) ** k
         i_over_f = albedo * illumination if k == 1.0 else albedo * illumination * (muc ** (k - 1.0))
-        scale = RESPONSIVITY_DN[filter_name] * tdi * (REFERENCE_SUN_DISTANCE_KM / pose.sun_distance_km) ** 2
-        signal[index] = (i_over_f * scale).astype(np.float32)
-        spots = self._spots.images(self.camera, filter_name, pose, tdi)
-        plane = signal.reshape(FRAMELET_LINES, FRAMELET_SAMPLES)
-        for spot in spots:
-            deposit(plane, spot, self._active2d)
-        return FrameletSignal(signal, index, points, pose, spots)
+        return index, points, i_over_f, True
 
     def _jupiter(self, pose: FrameletPoses) -> JupiterLight:
         return jupiter_light(self.target, pose.body_frame, float(pose.et - pose.light_time_s))
