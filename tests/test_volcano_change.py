@@ -254,3 +254,42 @@ def test_real_mosaics_whole_globe(tmp_path):
     assert all(abs(c.centroid_lat_deg) <= 70.0 for c in result.changes)
     paths = result.write(tmp_path, crops=4)
     assert (tmp_path / "before_georeference.vrt").exists() and len(paths) >= 10
+
+
+# -- the compiled kernels against the libraries they replace -------------------------------------
+def test_kernels_match_the_library_functions_they_replace():
+    """The fused kernels of ``change_kernels`` give what numpy/scipy/scikit-image give: the local
+    registration warp (``scipy.ndimage.map_coordinates`` on the dense field), |∇a| and |∇²a|
+    (``numpy.gradient``, ``scipy.ndimage.laplace``), the 3 × 3 fine detail
+    (``scipy.ndimage.uniform_filter``) and hysteresis (``skimage.filters.apply_hysteresis_threshold``)."""
+    from scipy import ndimage
+    from skimage.filters import apply_hysteresis_threshold
+
+    from ioflyby.volcano import change_kernels as kernels
+    from ioflyby.volcano.change import _hysteresis
+    from ioflyby.volcano.change_registration import DisplacementField, warp, warp_field
+
+    rng = np.random.default_rng(7)
+    a = ndimage.gaussian_filter(rng.normal(size=(96, 160)), 2.0).astype(np.float32) * 50 + 100
+    a[40:44, 70:75] = np.nan
+    rows, cols = np.array([10.0, 47.5, 85.0]), np.array([5.0, 60.0, 110.0, 150.0])
+    dy = rng.uniform(-4, 4, (3, 4))
+    dx = rng.uniform(-4, 4, (3, 4))
+    for wrap in (False, True):
+        fld = DisplacementField(rows, cols, dy, dx, dy, dx, np.ones((3, 4), bool), 12, wrap)
+        expected = warp(a, *fld.dense(a.shape), wrap)
+        got = warp_field(a, fld, wrap)
+        assert np.array_equal(np.isnan(expected), np.isnan(got))
+        assert np.nanmax(np.abs(expected - got)) < 1e-3
+    b = np.nan_to_num(a, nan=100.0)
+    edge, curvature = np.empty_like(b), np.empty_like(b)
+    kernels.edge_curvature(b, edge, curvature)
+    gy, gx = np.gradient(b)
+    assert np.allclose(edge, np.hypot(gx, gy), atol=1e-4)
+    assert np.allclose(curvature, np.abs(ndimage.laplace(b)), atol=1e-3)
+    sums = np.empty((2, 12, 20))
+    kernels.fine_power_sums(b, np.ones(b.shape, bool), sums)
+    fine = (b - ndimage.uniform_filter(b, 3, mode="nearest")).astype(np.float64) ** 2
+    assert np.allclose(sums[1], fine.reshape(12, 8, 20, 8).sum(axis=(1, 3)), rtol=1e-3)
+    z = ndimage.gaussian_filter(rng.normal(size=(200, 300)), 3.0) * 30
+    assert np.array_equal(_hysteresis(z, 3.0, 5.0), apply_hysteresis_threshold(z, 3.0, 5.0))

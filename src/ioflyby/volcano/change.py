@@ -13,9 +13,11 @@ them their georeference). Method, in order:
    tiles of 64 cells every 32 (of the maps reduced 2× when they are large), outlier tiles
    dropped, a smooth displacement field by normalised convolution; where its 95th percentile
    exceeds :data:`REGISTRATION_APPLY_PX` the after map is warped onto the before map
-   (``scipy.ndimage.map_coordinates``). A shift + rotation fitted to the tiles is reported as a
+   (bilinear, :func:`ioflyby.volcano.change_registration.warp_field`). A shift + rotation fitted to the tiles is reported as a
    summary, with the field's statistics. USGS mosaics in their own CRS are decoded by Pillow and
-   resampled separably (the same values as GDAL's bilinear, in half the time).
+   resampled separably (the same values as GDAL's bilinear, in a fraction of the time). The
+   full-map passes of this and the next steps are compiled loops
+   (:mod:`ioflyby.volcano.change_kernels`) writing into reused buffers.
 3. **Resolution**: the difference of blur is measured as the Gaussian σ that, applied to the
    sharper map, maximises the correlation of the two maps' fine detail (high-pass at 4 cells) on
    textured tiles; the sharper map is blurred by it. Both are then smoothed by
@@ -86,8 +88,9 @@ from ioflyby.fileio import AtomicFiles, check_regular_file, write_error
 from ioflyby.mapping.crs import body_crs
 from ioflyby.mapping.grid import MapGrid, equirectangular_grid
 from ioflyby.mapping.reference import is_mosaic_image, mosaic_georeference, open_mosaic
+from ioflyby.volcano import change_kernels as kernels
 from ioflyby.volcano.catalogue import IO_MEAN_RADIUS_KM
-from ioflyby.volcano.change_registration import DisplacementField, displacement_field, field_summary, warp
+from ioflyby.volcano.change_registration import DisplacementField, displacement_field, field_summary, warp_field
 
 KINDS = ("darkening", "brightening", "colour change")
 ARTEFACT_REASONS = ("polar smear", "seam", "data edge", "resolution step", "brightness mismatch")
@@ -261,29 +264,26 @@ def _warp(dataset, band: np.ndarray, grid: MapGrid, resampling: Resampling, noda
 
 def _fill_mask(grey: np.ndarray) -> np.ndarray:
     """Cells of constant fill: rows without any grey-level step, and 16×16 blocks ≥ 90 % without one."""
-    flat_row = np.nanstd(grey, axis=1) < 0.5
-    step = np.zeros(grey.shape, bool)
-    step[:, 1:] |= grey[:, 1:] != grey[:, :-1]
-    step[1:, :] |= grey[1:, :] != grey[:-1, :]
-    h, w = grey.shape
-    hb, wb = -(-h // 16), -(-w // 16)
-    padded = np.zeros((hb * 16, wb * 16), bool)
-    padded[:h, :w] = ~step
-    flat_block = padded.reshape(hb, 16, wb, 16).mean(axis=(1, 3)) > 0.9
-    fill = np.repeat(np.repeat(flat_block, 16, axis=0), 16, axis=1)[:h, :w]
-    fill[flat_row] = True
+    fill = np.empty(grey.shape, bool)
+    kernels.fill_mask(np.ascontiguousarray(grey, np.float32), 16, fill)
     return fill
 
 
-def _resample_axis(values: np.ndarray, coords: np.ndarray, axis: int, periodic: bool) -> np.ndarray:
-    """Linear interpolation of ``values`` at fractional indices ``coords`` along ``axis`` (float32)."""
-    n = values.shape[axis]
+def _axis_indices(coords: np.ndarray, n: int, periodic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first index, second index, fraction as float32) of linear interpolation at fractional
+    indices ``coords`` into an axis of ``n`` values (clamped, or periodic)."""
     i0 = np.floor(coords).astype(np.int64)
     t = (coords - i0).astype(np.float32)
     if periodic:
         i0, i1 = i0 % n, (i0 + 1) % n
     else:
         i0, i1 = np.clip(i0, 0, n - 1), np.clip(i0 + 1, 0, n - 1)
+    return i0, i1, t
+
+
+def _resample_axis(values: np.ndarray, coords: np.ndarray, axis: int, periodic: bool) -> np.ndarray:
+    """Linear interpolation of ``values`` at fractional indices ``coords`` along ``axis`` (float32)."""
+    i0, i1, t = _axis_indices(coords, values.shape[axis], periodic)
     shape = (-1, 1) if axis == 0 else (1, -1)
     first = np.take(values, i0, axis=axis).astype(np.float32, copy=False)
     second = np.take(values, i1, axis=axis).astype(np.float32, copy=False)
@@ -307,11 +307,13 @@ def _read_mosaic_direct(path: Path, dataset, grid: MapGrid, bands: int) -> list[
     with Image.open(path) as image:
         image.draft("L" if bands == 1 else "RGB", image.size)
         array = np.asarray(image.convert("L" if bands == 1 else "RGB"))
-    planes = [array] if array.ndim == 2 else [array[..., i] for i in range(3)]
+    planes = [array] if array.ndim == 2 else [np.ascontiguousarray(array[..., i]) for i in range(3)]
+    rows = _axis_indices(v, dataset.height, False)
+    cols = _axis_indices(u, dataset.width, periodic)
     out = []
     for plane in planes:
-        in_rows = _resample_axis(plane, v, 0, False)
-        resampled = _resample_axis(in_rows, u, 1, periodic)
+        resampled = np.empty(grid.shape, np.float32)
+        kernels.resample_separable(plane, *rows, *cols, resampled)
         outside = (v < -0.5) | (v > dataset.height - 0.5)
         resampled[outside] = np.nan
         if not periodic:
@@ -369,33 +371,27 @@ class _Blocks:
     def smooth(self, block_values: np.ndarray, size: int | None = None) -> np.ndarray:
         return ndimage.uniform_filter(block_values, size or self.size, mode=self.mode)
 
-    def full(self, block_values: np.ndarray) -> np.ndarray:
+    def full(self, block_values: np.ndarray, stride: int = 1) -> np.ndarray:
         """Bilinear interpolation of block values (at block centres, constant beyond the outer
-        ones) to every cell (float32; separable, rows then columns)."""
+        ones) to every ``stride``-th cell of every ``stride``-th row (float32; rows, then columns)."""
         h, w = self.shape
-        rows = np.clip((np.arange(h) + 0.5) / BLOCK - 0.5, 0.0, self.hb - 1)
-        cols = np.clip((np.arange(w) + 0.5) / BLOCK - 0.5, 0.0, self.wb - 1)
-        small = _resample_axis(np.asarray(block_values, np.float32), rows, 0, False)
-        if w != self.wb * BLOCK:
-            return _resample_axis(small, cols, 1, False)
-        # cell k of block j lies at j + (k + 0.5)/BLOCK − 0.5: between blocks j−1, j (first half) or j, j+1
-        ext = np.concatenate([small[:, :1], small, small[:, -1:]], axis=1)
-        lo, mid, hi = ext[:, :-2, None], ext[:, 1:-1, None], ext[:, 2:, None]
-        t = ((np.arange(BLOCK) + 0.5) / BLOCK - 0.5).astype(np.float32)
-        half = BLOCK // 2
-        out = np.empty((h, self.wb, BLOCK), np.float32)
-        out[:, :, :half] = mid + (mid - lo) * t[:half]
-        out[:, :, half:] = mid + (hi - mid) * t[half:]
-        return out.reshape(h, w)
+        out = np.empty((-(-h // stride), -(-w // stride)), np.float32)
+        kernels.block_full(np.ascontiguousarray(block_values, np.float32), stride, out)
+        return out
 
 
-def _filled(values: np.ndarray, valid: np.ndarray, blocks: _Blocks) -> np.ndarray:
-    """``values`` with no-data cells replaced by the local mean of valid ones (for filtering)."""
-    weight = blocks.smooth(blocks.sum(valid), 5)
-    mean = blocks.smooth(blocks.sum(np.where(valid, values, 0.0)), 5) / np.maximum(weight, 1e-9)
-    fallback = float(np.mean(values[valid])) if valid.any() else 0.0
+def _filled(values: np.ndarray, valid: np.ndarray, blocks: _Blocks, out: np.ndarray | None = None) -> np.ndarray:
+    """``values`` with no-data cells replaced by the local mean of valid ones (for filtering),
+    written into ``out`` (float32, same shape) where given."""
+    sums = np.empty((2, blocks.hb, blocks.wb))
+    kernels.valid_sums(values, valid, sums)
+    weight = blocks.smooth(sums[0], 5)
+    mean = blocks.smooth(sums[1], 5) / np.maximum(weight, 1e-9)
+    fallback = float(sums[1].sum() / sums[0].sum()) if sums[0].sum() > 0 else 0.0
     mean = np.where(weight > 0, mean, fallback)
-    return np.where(valid, values, blocks.full(mean)).astype(np.float32)
+    out = np.empty(values.shape, np.float32) if out is None else out
+    kernels.fill_invalid(values, valid, np.ascontiguousarray(mean, np.float32), out)
+    return out
 
 
 # -- registration -------------------------------------------------------------------------------
@@ -491,11 +487,9 @@ def _register(before: np.ndarray, after: np.ndarray, valid: np.ndarray, cell_km:
 
 def _apply_field(after: EpochMap, fld: DisplacementField, wrap: bool) -> None:
     """Warp ``after`` (grey, colour, validity) onto the before map with the displacement field."""
-    dy, dx = fld.dense(after.grey.shape)
-    grey = np.where(after.valid, after.grey, np.nan).astype(np.float32)
-    after.grey = warp(grey, dy, dx, wrap)
+    after.grey = warp_field(after.grey, fld, wrap, after.valid)
     if after.colour is not None:
-        after.colour = np.stack([warp(np.where(after.valid, p, np.nan), dy, dx, wrap) for p in after.colour])
+        after.colour = np.stack([warp_field(p, fld, wrap, after.valid) for p in after.colour])
     after.valid = np.isfinite(after.grey)
 
 
@@ -537,35 +531,39 @@ def _match_blur(before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> tup
 
 
 # -- the change maps ----------------------------------------------------------------------------
-@dataclass
-class _Normalised:
-    before: np.ndarray  # gain*before + offset
-    after: np.ndarray
-    d: np.ndarray
-    z: np.ndarray
-    gain_blocks: np.ndarray
-    detail_zone: np.ndarray  # labels of detail-mismatch zones (blocks), 0 = none
+class _Workspace:
+    """The maps one normalisation writes (a_norm, d, z: float32 [H, W]), reused by each pass,
+    with the local-scale model's edge terms of the before map (|∇a|, |∇²a|)."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.a_norm = np.empty(a.shape, np.float32)
+        self.d = np.empty(a.shape, np.float32)
+        self.z = np.zeros(a.shape, np.float32)
+        self.edge = np.empty(a.shape, np.float32)
+        self.curvature = np.empty(a.shape, np.float32)
+        kernels.edge_curvature(a, self.edge, self.curvature)
 
 
-def _local_moments(a: np.ndarray, b: np.ndarray, use: np.ndarray, blocks: _Blocks, size: int):
-    """Local (count, mean a, mean b, var a, var b) on blocks over a window of ``size`` blocks."""
-    weight = use.astype(np.float32)
-    ua, ub = a * weight, b * weight
-    sums = [blocks.sum(weight), blocks.sum(ua), blocks.sum(ub), blocks.sum(ua * a), blocks.sum(ub * b)]
+def _local_moments(a: np.ndarray, b: np.ndarray, valid: np.ndarray, z: np.ndarray, z_limit: float,
+                   blocks: _Blocks, size: int):
+    """Local (count, mean a, mean b, var a, var b) on blocks over a window of ``size`` blocks, over
+    the valid cells with |z| < ``z_limit``."""
+    sums = np.empty((5, blocks.hb, blocks.wb))
+    kernels.block_moments(a, b, valid, z, z_limit, sums)
     n, sa, sb, saa, sbb = (blocks.smooth(x, size) for x in sums)
     nn = np.maximum(n, 1e-9)
     ma, mb = sa / nn, sb / nn
     return n, ma, mb, saa / nn - ma**2, sbb / nn - mb**2
 
 
-def _normalise(a: np.ndarray, b: np.ndarray, valid: np.ndarray, blocks: _Blocks, exclude: np.ndarray | None,
-               edge_a: np.ndarray, curvature_a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(normalised before, difference, z, gain on blocks) with statistics over ``valid`` cells
-    not in ``exclude``. The difference's scale has two terms: the local robust scale of ``d``
-    and an edge term κ·|∇(normalised before)| (what a sub-pixel misregistration or a residual
-    blur difference leaves along sharp edges), κ fitted over the unchanged cells."""
-    use = valid if exclude is None else valid & ~exclude
-    n, ma, mb, va, vb = _local_moments(a, b, use, blocks, blocks.size)
+def _normalise(a: np.ndarray, b: np.ndarray, valid: np.ndarray, blocks: _Blocks, z_limit: float,
+               work: _Workspace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(normalised before, difference, z, gain on blocks) with statistics over the ``valid`` cells
+    whose z of the previous pass (``work.z``) is below ``z_limit`` (inf: all). The difference's
+    scale has three terms: the local robust scale of ``d`` and edge terms κ·|∇a|, λ·|∇²a| (what
+    a sub-pixel misregistration or a residual blur difference leaves along sharp edges and on
+    small features), κ and λ fitted over the unchanged cells. The arrays are ``work``'s."""
+    n, ma, mb, va, vb = _local_moments(a, b, valid, work.z, z_limit, blocks, blocks.size)
     ok = n > 0.05 * BLOCK * BLOCK  # n: the mean count of used cells per block in the window
     gain = np.sqrt(np.clip(vb, 1e-12, None) / np.clip(va, 1e-12, None))
     if ok.any():
@@ -575,45 +573,32 @@ def _normalise(a: np.ndarray, b: np.ndarray, valid: np.ndarray, blocks: _Blocks,
         median_offset = 0.0
     gain = np.clip(gain, 0.02, 50.0)
     offset = np.where(ok, mb - gain * ma, median_offset)
-    gain_full = blocks.full(gain)
-    a_norm = gain_full * a
-    a_norm += blocks.full(offset)
-    d = b - a_norm
-    d[~valid] = 0.0
-    np.abs(gain_full, out=gain_full)
-    kappa, lam = _edge_coefficients(d, gain_full, edge_a, curvature_a, use)
+    gain32 = gain.astype(np.float32)
+    absd = np.empty(gain.shape)
+    kernels.apply_gain(a, b, valid, work.z, z_limit, gain32, offset.astype(np.float32), work.a_norm, work.d, absd)
+    kappa, lam = _edge_coefficients(work, blocks, gain32, valid, z_limit)
     nn = np.maximum(n, 1e-9)
-    absd = blocks.smooth(blocks.sum(np.abs(d) * use)) / nn
-    sigma_blocks = 1.2533 * absd
+    sigma_blocks = 1.2533 * blocks.smooth(absd) / nn
     floor = 0.25 * float(np.median(sigma_blocks[ok])) if ok.any() else 1e-6
     sigma_blocks = np.where(ok, np.maximum(sigma_blocks, floor), max(floor * 4, 1e-6))
-    scale = blocks.full(sigma_blocks)
-    scale *= scale
-    for coefficient, term in ((kappa, edge_a), (lam, curvature_a)):
-        if coefficient > 0:
-            extra = gain_full * term
-            extra *= np.float32(coefficient)
-            extra *= extra
-            scale += extra
-    np.sqrt(scale, out=scale)
-    z = np.divide(d, scale, out=scale)
-    z[~valid] = 0.0
-    return a_norm, d, z, gain
+    kernels.z_scores(work.d, valid, sigma_blocks.astype(np.float32), gain32, work.edge, work.curvature, kappa, lam,
+                     work.z)
+    return work.a_norm, work.d, work.z, gain
 
 
-def _edge_coefficients(d: np.ndarray, gain: np.ndarray, edge: np.ndarray, curvature: np.ndarray,
-                       use: np.ndarray) -> tuple[float, float]:
+def _edge_coefficients(work: _Workspace, blocks: _Blocks, gain: np.ndarray, valid: np.ndarray,
+                       z_limit: float) -> tuple[float, float]:
     """(κ, λ) of the scale model σ² = σ₀² + κ²·|∇a|² + λ²·|∇²a|², fitted to the robust scale of
     ``d`` (1.2533 × mean |d|) in 8 × 8 bins of |∇a| and |∇²a| quantiles (non-negative least
-    squares on a subsample of the ``use`` cells)."""
+    squares on a subsample of the valid cells with |z| of the previous pass below ``z_limit``)."""
     from scipy.optimize import nnls
 
-    stride = max(1, int(math.sqrt(use.size / 400_000)))
+    stride = max(1, int(math.sqrt(valid.size / 400_000)))
     sub = (slice(None, None, stride), slice(None, None, stride))
-    pick = use[sub]
-    g = gain[sub][pick].astype(np.float64)
-    dd = np.abs(d[sub][pick]).astype(np.float64)
-    ee, cc = g * edge[sub][pick], g * curvature[sub][pick]
+    pick = valid[sub] & (np.abs(work.z[sub]) < z_limit)
+    g = np.abs(blocks.full(gain, stride)[pick]).astype(np.float64)
+    dd = np.abs(work.d[sub][pick]).astype(np.float64)
+    ee, cc = g * work.edge[sub][pick], g * work.curvature[sub][pick]
     if dd.size < 500:
         return 0.0, 0.0
     bins = 8
@@ -640,16 +625,13 @@ def _detail_zones(a: np.ndarray, b: np.ndarray, valid: np.ndarray, gain: np.ndar
     """Zones (labels on blocks) where the fine detail (variance within a block) of the two maps
     differs by > DETAIL_RATIO from the map's typical ratio, and that log-ratio's deviation from
     the typical one on every block (NaN where a block is not fully valid)."""
-    weight = valid.astype(np.float32)
-    n = np.maximum(blocks.sum(weight), 1.0)
+    sums = np.empty((5, blocks.hb, blocks.wb))
+    kernels.block_moments(a, b, valid, a, math.inf, sums)
+    n = np.maximum(sums[0], 1.0)
     full = n >= 0.9 * BLOCK * BLOCK
-
-    def detail(x: np.ndarray) -> np.ndarray:
-        xw = x * weight
-        m = blocks.sum(xw) / n
-        return blocks.sum(xw * x) / n - m**2
-
-    ratio = np.log(np.clip(detail(b), 1e-9, None) / np.clip(detail(a) * gain**2, 1e-9, None))
+    ma, mb = sums[1] / n, sums[2] / n
+    detail_a, detail_b = sums[3] / n - ma**2, sums[4] / n - mb**2
+    ratio = np.log(np.clip(detail_b, 1e-9, None) / np.clip(detail_a * gain**2, 1e-9, None))
     ratio = np.where(full, ratio, np.nan)
     if not np.isfinite(ratio).any():
         return np.zeros(ratio.shape, np.int32), np.full(ratio.shape, np.nan)
@@ -660,16 +642,26 @@ def _detail_zones(a: np.ndarray, b: np.ndarray, valid: np.ndarray, gain: np.ndar
 
 
 def _hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
-    from skimage.filters import apply_hysteresis_threshold
+    """Cells with score > ``low`` connected (4-neighbours) to one with score > ``high`` (the
+    hysteresis threshold of Canny 1986, as ``skimage.filters.apply_hysteresis_threshold``)."""
+    low = min(low, high)
+    return _hysteresis_masks(score > low, score > high)
 
-    return apply_hysteresis_threshold(score, low, high)
+
+def _hysteresis_masks(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Cells of ``low`` connected (4-neighbours) to a cell of ``high`` (⊂ ``low``)."""
+    labels, n = ndimage.label(low)
+    if n == 0:
+        return low
+    seeded = np.bincount(labels[high], minlength=n + 1) > 0
+    seeded[0] = False
+    return seeded[labels]
 
 
-def _label_percentile(labels: np.ndarray, mask: np.ndarray, values: np.ndarray, n: int, percentile: float) -> np.ndarray:
-    """Per label 1..n, the ``percentile`` of ``values`` over its cells (index 0: 0)."""
-    ids, vals = labels[mask], values[mask]
-    order = np.lexsort((vals, ids))
-    ids, vals = ids[order], vals[order]
+def _label_percentile(ids: np.ndarray, values: np.ndarray, n: int, percentile: float) -> np.ndarray:
+    """Per label 1..n, the ``percentile`` of ``values`` over the cells labelled ``ids`` (index 0: 0)."""
+    order = np.lexsort((values, ids))
+    ids, vals = ids[order], values[order]
     counts = np.bincount(ids, minlength=n + 1)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pick = starts + np.floor((counts - 1).clip(0) * percentile / 100.0).astype(np.int64)
@@ -681,30 +673,43 @@ def _label_percentile(labels: np.ndarray, mask: np.ndarray, values: np.ndarray, 
 
 
 def _regions(d: np.ndarray, z: np.ndarray, config: ChangeConfig) -> tuple[np.ndarray, int]:
-    """Labels of significant regions (positive and negative apart), cut at half amplitude."""
+    """Labels of significant regions (positive and negative apart), cut at half amplitude.
+    Full-map passes are the thresholds and the labelling; the rest runs on the grown cells."""
     labels = np.zeros(z.shape, np.int32)
+    flat_labels, flat_d, flat_z = labels.reshape(-1), d.reshape(-1), z.reshape(-1)
+    eight = np.ones((3, 3))
     count = 0
     for sign in (1.0, -1.0):
-        sz = sign * z
-        grown = _hysteresis(sz, config.grow_sigma, config.seed_sigma)
-        lab, n = ndimage.label(grown, structure=np.ones((3, 3)))
-        if n == 0:
+        low_sigma = min(config.grow_sigma, config.seed_sigma)
+        if sign > 0:
+            grown = _hysteresis_masks(z > low_sigma, z > config.seed_sigma)
+        else:
+            grown = _hysteresis_masks(z < -low_sigma, z < -config.seed_sigma)
+        cells = np.flatnonzero(grown)
+        if cells.size == 0:
             continue
-        seed = grown & (sz >= config.seed_sigma)
-        sd = sign * d
-        amp = _label_percentile(lab, grown, sd, n, AMPLITUDE_PERCENTILE)
-        cut = grown & (sd >= 0.5 * amp[lab])
-        lab2, n2 = ndimage.label(cut, structure=np.ones((3, 3)))
+        lab, n = ndimage.label(grown, structure=eight)
+        ids = lab.reshape(-1)[cells]
+        del lab
+        sd, sz = sign * flat_d[cells], sign * flat_z[cells]
+        amp = _label_percentile(ids, sd, n, AMPLITUDE_PERCENTILE)
+        kept = sd >= 0.5 * amp[ids]
+        cells, sz = cells[kept], sz[kept]
+        cut = np.zeros(z.shape, bool)
+        cut.reshape(-1)[cells] = True
+        lab2, n2 = ndimage.label(cut, structure=eight)
         if n2 == 0:
             continue
-        has_seed = np.bincount(lab2[cut & seed], minlength=n2 + 1) > 0
-        size = np.bincount(lab2.ravel(), minlength=n2 + 1)
+        ids2 = lab2.reshape(-1)[cells]
+        del lab2, cut
+        has_seed = np.bincount(ids2[sz >= config.seed_sigma], minlength=n2 + 1) > 0
+        size = np.bincount(ids2, minlength=n2 + 1)
         keep = has_seed & (size >= config.min_cells)
         keep[0] = False
         new_ids = np.zeros(n2 + 1, np.int32)
         new_ids[keep] = np.arange(count + 1, count + 1 + keep.sum())
-        mask = keep[lab2]
-        labels[mask] = new_ids[lab2[mask]]
+        chosen = keep[ids2]
+        flat_labels[cells[chosen]] = new_ids[ids2[chosen]]
         count += int(keep.sum())
     return labels, count
 
@@ -784,10 +789,10 @@ def _outline(mask: np.ndarray) -> np.ndarray:
 
 def _straight_fractions(outline: np.ndarray) -> tuple[float, float]:
     """(share of the outline on long straight segments along rows/columns, share on any long straight)."""
-    from skimage.measure import approximate_polygon
-
     if len(outline) < 4:
         return 0.0, 0.0
+    from skimage.measure import approximate_polygon
+
     poly = approximate_polygon(outline, tolerance=0.75)
     seg = np.diff(poly, axis=0)
     length = np.hypot(seg[:, 0], seg[:, 1])
@@ -976,11 +981,10 @@ def _classify(changes: list[Change], labels: np.ndarray, valid: np.ndarray, gain
 def _fine_power(x: np.ndarray, valid: np.ndarray, blocks: _Blocks) -> np.ndarray:
     """Mean power of the finest detail (x minus its 3 × 3 mean: 1–2 cell scales) per block, NaN
     where the block is not fully valid; measured before any smoothing."""
-    fine = x - ndimage.uniform_filter(x, 3, mode="nearest")
-    fine *= fine
-    weight = valid.astype(np.float32)
-    n = blocks.sum(weight)
-    power = blocks.sum(fine * weight) / np.maximum(n, 1.0)
+    sums = np.empty((2, blocks.hb, blocks.wb))
+    kernels.fine_power_sums(x, valid, sums)
+    n = sums[0]
+    power = sums[1] / np.maximum(n, 1.0)
     return np.where(n >= 0.9 * BLOCK * BLOCK, power, np.nan)
 
 
@@ -1015,11 +1019,12 @@ def _colour_kinds(before: EpochMap, after: EpochMap, valid: np.ndarray, blocks: 
     for channel in (0, 2):
         fa = before.colour[channel] / np.maximum(before.colour.sum(axis=0), 1e-6)
         fb = after.colour[channel] / np.maximum(after.colour.sum(axis=0), 1e-6)
-        fa, fb = (ndimage.gaussian_filter(_filled(f, valid, blocks), smooth) if smooth > 0 else f for f in (fa, fb))
-        _, d, z, _ = _normalise(fa, fb, valid, blocks, None)
+        fa, fb = (ndimage.gaussian_filter(_filled(f, valid, blocks), smooth) if smooth > 0 else
+                  _filled(f, valid, blocks) for f in (fa, fb))
+        _, d, z, _ = _normalise(fa, fb, valid, blocks, math.inf, _Workspace(fa))
         zsq += z * z
         if channel == 0:
-            dred = d
+            dred = d.copy()
     chi = np.sqrt(zsq) * (labels == 0)
     grown = _hysteresis(chi, config.grow_sigma * 1.2, config.colour_seed_sigma)
     lab, n = ndimage.label(grown, structure=np.ones((3, 3)))
@@ -1034,16 +1039,29 @@ def _colour_kinds(before: EpochMap, after: EpochMap, valid: np.ndarray, blocks: 
     return labels, count + int(keep.sum()), {"dred": dred, "chi": chi}
 
 
+def _pad_edge(values: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    """``values`` [..., H, W] padded by ``ph`` rows and ``pw`` columns repeating the last ones
+    (``numpy.pad`` mode "edge", without its temporaries)."""
+    h, w = values.shape[-2:]
+    out = np.empty((*values.shape[:-2], h + ph, w + pw), values.dtype)
+    out[..., :h, :w] = values
+    if pw:
+        out[..., :h, w:] = values[..., :, w - 1:w]
+    if ph:
+        out[..., h:, :] = out[..., h - 1:h, :]
+    return out
+
+
 def _padded(epoch: EpochMap) -> EpochMap:
     """``epoch`` padded (edge values, not valid) to whole blocks of BLOCK × BLOCK cells."""
     h, w = epoch.grey.shape
     ph, pw = -h % BLOCK, -w % BLOCK
     if not (ph or pw):
         return epoch
-    pad = ((0, ph), (0, pw))
-    colour = None if epoch.colour is None else np.pad(epoch.colour, ((0, 0), *pad), mode="edge")
-    return EpochMap(np.pad(epoch.grey, pad, mode="edge"), colour, np.pad(epoch.valid, pad), epoch.source,
-                    epoch.cell_km)
+    colour = None if epoch.colour is None else _pad_edge(epoch.colour, ph, pw)
+    valid = np.zeros((h + ph, w + pw), bool)
+    valid[:h, :w] = epoch.valid
+    return EpochMap(_pad_edge(epoch.grey, ph, pw), colour, valid, epoch.source, epoch.cell_km)
 
 
 def compare_epochs(before: EpochMap, after: EpochMap, grid: MapGrid, config: ChangeConfig | None = None,
@@ -1068,24 +1086,21 @@ def compare_epochs(before: EpochMap, after: EpochMap, grid: MapGrid, config: Cha
         if registration.applied:
             _apply_field(after, fld, wrap)
             valid &= after.valid
-            b = _filled(after.grey, valid, blocks)
+            b = _filled(after.grey, valid, blocks, out=b)
     say("resolution")
     fine_power = _fine_power(a, valid, blocks), _fine_power(b, valid, blocks)
     sharper, blur = _match_blur(a, b, valid)
     sa = math.hypot(config.smoothing_px, blur if sharper == "before" else 0.0)
     sb = math.hypot(config.smoothing_px, blur if sharper == "after" else 0.0)
-    a = ndimage.gaussian_filter(a, sa, mode="nearest") if sa > 0 else a
-    b = ndimage.gaussian_filter(b, sb, mode="nearest") if sb > 0 else b
+    for values, sigma in ((a, sa), (b, sb)):  # in place: the unsmoothed maps are not needed again
+        if sigma > 0:
+            ndimage.gaussian_filter(values, sigma, mode="nearest", output=values)
     say("normalisation")
-    gy, gx = np.gradient(a)
-    edge_a = np.hypot(gx, gy)
-    del gy, gx
-    curvature_a = np.abs(ndimage.laplace(a))
-    a_norm, d, z, gain = _normalise(a, b, valid, blocks, None, edge_a, curvature_a)
+    work = _Workspace(a)
+    a_norm, d, z, gain = _normalise(a, b, valid, blocks, math.inf, work)
     for _ in range(NORMALISATION_PASSES - 1):
-        candidates = np.abs(z) >= CANDIDATE_SIGMA
-        a_norm, d, z, gain = _normalise(a, b, valid, blocks, candidates, edge_a, curvature_a)
-    del edge_a, curvature_a
+        a_norm, d, z, gain = _normalise(a, b, valid, blocks, CANDIDATE_SIGMA, work)
+    work.edge = work.curvature = None
     say("regions")
     labels, count = _regions(d, z, config)
     kinds = None
@@ -1113,7 +1128,7 @@ def compare_epochs(before: EpochMap, after: EpochMap, grid: MapGrid, config: Cha
                 m = labels == change.id
                 change.mean_change = float(dred[m].mean())
                 change.mean_z = float(extra_colour["chi"][m].mean())
-    compared = float((valid[:height, :width] * cell_areas_km2(grid)[:, None]).sum())
+    compared = float(valid[:height, :width].sum(axis=1) @ cell_areas_km2(grid))
     _classify(changes, labels, valid, gain, zones, compared, wrap, detail_deviation)
     real = sorted((c for c in changes if c.artefact is None), key=lambda c: -c.score)[: config.max_changes]
     artefacts = sorted((c for c in changes if c.artefact is not None), key=lambda c: -c.score)[: config.max_changes]

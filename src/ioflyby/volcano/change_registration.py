@@ -16,9 +16,11 @@ average, ~20 km locally), which no single shift or rotation removes. Method:
 3. The accepted shifts are interpolated and smoothed by normalised convolution (a Gaussian of
    ``smooth_tiles`` tile steps over the accepted tiles, divided by the same Gaussian of their
    weights; wrapping in longitude for a global map): a smooth field defined everywhere.
-4. The field is evaluated at every cell by separable linear interpolation (two small matrix
-   products) and the after map is warped onto the before map with
-   ``scipy.ndimage.map_coordinates`` (bilinear, no-data spreading to its neighbours).
+4. The field is evaluated at every cell by separable linear interpolation (a small matrix
+   product along rows, two weights per column) and the after map is warped onto the before map
+   bilinearly, no data spreading to its neighbours: :func:`warp_field` (a compiled loop that
+   evaluates the field cell by cell) or :func:`warp` (``scipy.ndimage.map_coordinates`` on a
+   dense field; the same values).
 
 Sign convention: the displacement (dy, dx) in cells is where a feature at (row, col) of the
 before map is found in the after map: ``after(row + dy, col + dx) ≈ before(row, col)``; +x is
@@ -31,7 +33,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy import fft, ndimage
 
 MIN_PEAK_RATIO = 7.0
 """A tile's correlation peak must stand this many RMS above its correlation surface."""
@@ -78,14 +80,24 @@ class DisplacementField:
         wc = _linear_weights(np.arange(shape[1], dtype=np.float64), self.cols, self.wrap, shape[1])
         return ((wr @ self.dy.astype(np.float32)) @ wc.T, (wr @ self.dx.astype(np.float32)) @ wc.T)
 
+    def separable(self, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+        """The field of :meth:`dense` in separable form: (dy, dx) interpolated along rows
+        [H, nodes] (float32), and per column its two nodes and their weights (left, right,
+        w_left, w_right): dy[i, j] = rows_dy[i, left[j]]·w_left[j] + rows_dy[i, right[j]]·w_right[j]."""
+        wr = _linear_weights(np.arange(shape[0], dtype=np.float64), self.rows, False, shape[0])
+        left, right, w_left, w_right = _linear_nodes(np.arange(shape[1], dtype=np.float64), self.cols, self.wrap,
+                                                     shape[1])
+        return wr @ self.dy.astype(np.float32), wr @ self.dx.astype(np.float32), left, right, w_left, w_right
 
-def _linear_weights(x: np.ndarray, nodes: np.ndarray, periodic: bool, period: int) -> np.ndarray:
-    """Matrix [len(x), len(nodes)] of linear-interpolation weights (nodes increasing)."""
+
+def _linear_nodes(x: np.ndarray, nodes: np.ndarray, periodic: bool,
+                  period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per x, the two nodes between which it is linearly interpolated and their
+    weights (left, right, w_left, w_right; float32 weights)."""
     n = len(nodes)
-    weights = np.zeros((len(x), n), np.float32)
     if n == 1:
-        weights[:, 0] = 1.0
-        return weights
+        zero = np.zeros(len(x), np.int64)
+        return zero, zero, np.ones(len(x), np.float32), np.zeros(len(x), np.float32)
     if periodic:
         ext = np.concatenate([[nodes[-1] - period], nodes, [nodes[0] + period]])
         k = np.clip(np.searchsorted(ext, x, side="right") - 1, 0, n)
@@ -95,18 +107,30 @@ def _linear_weights(x: np.ndarray, nodes: np.ndarray, periodic: bool, period: in
         k = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, n - 2)
         t = np.clip((x - nodes[k]) / (nodes[k + 1] - nodes[k]), 0.0, 1.0)
         left, right = k, k + 1
+    return left, right, (1.0 - t).astype(np.float32), t.astype(np.float32)
+
+
+def _linear_weights(x: np.ndarray, nodes: np.ndarray, periodic: bool, period: int) -> np.ndarray:
+    """Matrix [len(x), len(nodes)] of linear-interpolation weights (nodes increasing)."""
+    left, right, w_left, w_right = _linear_nodes(x, nodes, periodic, period)
+    weights = np.zeros((len(x), len(nodes)), np.float32)
     index = np.arange(len(x))
-    np.add.at(weights, (index, left), (1.0 - t).astype(np.float32))
-    np.add.at(weights, (index, right), t.astype(np.float32))
+    np.add.at(weights, (index, left), w_left)
+    np.add.at(weights, (index, right), w_right)
     return weights
 
 
 def reduce(values: np.ndarray, factor: int) -> np.ndarray:
     """Block mean over ``factor`` × ``factor`` cells (float32; the ragged edge dropped)."""
     if factor <= 1:
-        return values.astype(np.float32, copy=False)
+        return values.astype(np.float32, copy=values.dtype == bool)
     h, w = values.shape[0] // factor * factor, values.shape[1] // factor * factor
-    return values[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3), dtype=np.float32)
+    total = np.zeros((h // factor, w // factor), np.float32)
+    for i in range(factor):
+        for j in range(factor):
+            total += values[i:h:factor, j:w:factor]
+    total *= np.float32(1.0 / factor**2)
+    return total
 
 
 def _band_weight(tile: int) -> np.ndarray:
@@ -162,9 +186,9 @@ def tile_shifts(before: np.ndarray, after: np.ndarray, valid: np.ndarray, tile: 
         b = tb[idx[:, 0], idx[:, 1]].astype(np.float32)
         a = (a - a.mean(axis=(1, 2), keepdims=True)) * taper
         b = (b - b.mean(axis=(1, 2), keepdims=True)) * taper
-        cross = np.conj(np.fft.rfft2(a)) * np.fft.rfft2(b)
-        cross = cross / np.maximum(np.abs(cross), 1e-12) * weight
-        surface = np.fft.irfft2(cross, s=(tile, tile)).astype(np.float32)
+        cross = np.conj(fft.rfft2(a)) * fft.rfft2(b)  # single precision (numpy.fft would use double)
+        cross *= weight / np.maximum(np.abs(cross), 1e-12)
+        surface = fft.irfft2(cross, s=(tile, tile)).astype(np.float32, copy=False)
         flat = surface.reshape(len(idx), -1)
         peak = flat.argmax(axis=1)
         py, px = np.divmod(peak, tile)
@@ -218,7 +242,7 @@ def displacement_field(before: np.ndarray, after: np.ndarray, valid: np.ndarray,
     """The smooth displacement field of ``after`` relative to ``before`` (module docstring);
     ``factor``: the reduction before the tiles are cut (cells of the full maps per tile cell)."""
     a, b = reduce(before, factor), reduce(after, factor)
-    ok_cells = reduce(valid.astype(np.float32), factor) >= 0.999
+    ok_cells = reduce(valid, factor) >= 0.999
     row0, col0, dy, dx, ratio, measurable = tile_shifts(a, b, ok_cells, tile, step)
     dy, dx = dy * factor, dx * factor
     accepted = measurable & (ratio >= MIN_PEAK_RATIO) & (np.abs(dy) < tile * factor / 3) & (
@@ -254,6 +278,19 @@ def warp(values: np.ndarray, dy: np.ndarray, dx: np.ndarray, wrap: bool, rows_pe
         if wrap:
             cc = np.mod(cc, w) + 2.0
         ndimage.map_coordinates(source, [rr, cc], output=out[r0:r1], order=1, mode="nearest", prefilter=False)
+    return out
+
+
+def warp_field(values: np.ndarray, field: DisplacementField, wrap: bool, valid: np.ndarray | None = None) -> np.ndarray:
+    """``values`` resampled at (row + dy, col + dx) of ``field`` (what :func:`warp` does with
+    ``field.dense``), the field evaluated cell by cell in a compiled loop: bilinear, no data (NaN,
+    or outside ``valid``) spreading to its neighbours as NaN, clamped at the borders, periodic in
+    columns for a global map."""
+    from ioflyby.volcano.change_kernels import warp_field as kernel
+
+    out = np.empty(values.shape, np.float32)
+    valid = np.ones((1, 1), bool) if valid is None else valid
+    kernel(np.ascontiguousarray(values, np.float32), valid, wrap, *field.separable(values.shape), out)
     return out
 
 
