@@ -69,6 +69,19 @@ def _print_result(result: dict) -> None:
         mean = "-" if stats["limb_mean_px"] is None else f"{stats['limb_mean_px']:+.3f}"
         per_filter.add_row(name, str(stats["n_limb_points"]), rms, mean)
     console.print(per_filter)
+    ties = report.get("tie_points")
+    if ties:
+        table = Table(title=f"Tie points to the reference map {report['reference_map']['name']}")
+        table.add_column("quantity")
+        table.add_column("value")
+        table.add_row("tie points (inliers / matched)", f"{ties['n_tie_points']} / {ties['n_matched']}")
+        table.add_row("tie-point RMS", f"{ties['tie_rms_px']:.2f} px in {ties['n_framelets']} framelets")
+        table.add_row("spin angle swept by them", f"{ties['spin_sweep_deg']:.1f}°")
+        if ties.get("footprint_radius_deg") is not None:
+            table.add_row("their footprint on the target (radius)", f"{ties['footprint_radius_deg']:.1f}°")
+        table.add_row("map offset at the sub-observer point (east, north)",
+                      f"{ties['map_offset_east_km']:+.1f}, {ties['map_offset_north_km']:+.1f} km")
+        console.print(table)
 
 
 def _joint_json(results: list, joint) -> dict:
@@ -111,6 +124,9 @@ def pointing(
         False, "--accept-degraded",
         help="Write the CK even when the quality gates refused the solution (its report still says refused).",
     ),
+    basemap: Path | None = typer.Option(
+        None, "--basemap", help="Global equirectangular map of the target (e.g. a USGS Io mosaic; left edge 0 deg E, "
+        "east-positive): refine the limb solve with tie points to its surface features (one product at a time)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Recover the pointing from the image itself (limb of the target): timing offset, spin
@@ -127,11 +143,26 @@ def pointing(
     if prior not in PRIORS:
         raise PointingError(f"--prior {prior!r}: use one of {', '.join(PRIORS)}")
     check_out(out)
+    if basemap is not None and len(products) > 1:
+        raise PointingError("--basemap solves one product at a time: run ioflyby pointing once per product")
     raws = [read_product(product) for product in products]
+    reference = None
+    if basemap is not None:
+        from ioflyby.observation import reference_map
+
+        reference = reference_map(basemap)
+    what = "the limb and surface features" if reference is not None else "the limb"
     with Kernels(kernel_paths(kernels)):
-        with console.status("solving pointing from the limb", spinner="dots") if not as_json else nullcontext():
+        with console.status(f"solving pointing from {what}", spinner="dots") if not as_json else nullcontext():
             joint = solve_joint(raws, prior=prior, align=align) if len(raws) > 1 else None
-            solutions = joint.solutions if joint else [solve_loaded(raws[0], prior=prior, align=align)]
+            if joint:
+                solutions = joint.solutions
+            elif reference is not None:
+                from ioflyby.observation import Observation, solve_pointing
+
+                solutions = [solve_pointing(Observation(raws[0]), prior=prior, align=align, reference=reference)]
+            else:
+                solutions = [solve_loaded(raws[0], prior=prior, align=align)]
         for solution in solutions:
             solution.require_usable(accept_degraded)
         with AtomicFiles():

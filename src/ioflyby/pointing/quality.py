@@ -31,7 +31,7 @@ import numpy as np
 import spiceypy
 
 from ioflyby.errors import PointingError
-from ioflyby.pointing.fit import _SCALES, LimbFit, _apply
+from ioflyby.pointing.fit import _SCALES, TIMING_PRIOR_S, LimbFit, _apply
 from ioflyby.pointing.model import LimbModel
 
 VERDICTS = ("good", "degraded", "refused")
@@ -51,6 +51,18 @@ LIMB_FRAMELETS = (5, 3)
 BORROWED_AXIS_LIMB_FRAMELETS = (2, 1)
 LIMB_ARC_DEG = (20.0, 10.0)
 LIMB_SPIN_SWEEP_DEG = (10.0, 4.0)
+# Tie points to a reference map (surface-feature pointing, ioflyby.pointing.surface).
+TIE_POINTS = (40, 15)
+TIE_INLIER_FRACTION = (0.4, 0.2)
+TIE_FRAMELETS = (5, 3)
+TIE_SPIN_SWEEP_DEG = (10.0, 4.0)
+TIE_RMS_PX = (3.0, 6.0)
+# A reference map's rotation about the line of sight cannot be told from the camera's roll: the
+# roll from tie points is the map's. The roll's σ adds the map's registration σ
+# (ReferenceMap.georeference.registration_sigma_deg: ~0.07 deg for the Io mosaics whose
+# georeference is declared, 0.3 deg for an unknown map), and a surface-feature solve, whose point
+# is to fix the roll, is good only within FEATURE_ROLL_SIGMA_DEG.
+FEATURE_ROLL_SIGMA_DEG = (0.1, 0.4)
 
 NOMINAL_SPIN_RPM = 2.0
 STRUCTURE_MIN_POINTS = 10
@@ -147,10 +159,13 @@ _ADVICE = {
              "(ioflyby pointing P1 P2 ...) or load a CK",
     "fit": "the limb does not fit the target's ellipsoid: check the target name and the kernels",
     "prior": "the solution disagrees with what is known of the spacecraft: check the kernels and target name",
+    "ties": "the image does not match the reference map: check that the map is of this target, global and "
+            "east-positive from 0 deg E at its left edge, or solve from the limb alone (no basemap)",
 }
 _ADVICE_OF = {"limb_framelets": "limb", "limb_arc": "limb", "limb_spin_sweep": "limb", "axis_sigma": "sigma",
               "across_sigma": "sigma", "roll_sigma": "sigma", "timing_sigma": "sigma", "limb_rms": "fit",
-              "residual_trend": "sigma"}
+              "residual_trend": "sigma", "tie_points": "ties", "tie_inlier_fraction": "ties",
+              "tie_framelets": "ties", "tie_spin_sweep": "ties", "tie_rms": "ties"}
 
 
 def _advice(checks: Sequence[QualityCheck]) -> str:
@@ -298,4 +313,62 @@ def assess(
             upper_check("ck_timing_offset", abs(fit.dt), CK_TIMING_OFFSET_S, "s",
                         "start-time offset from the CK's spin phase"),
         ]
+    return judge(checks)
+
+
+def held_timing_parallax_rad(model: LimbModel, ets: np.ndarray) -> np.ndarray:
+    """Pointing error (rad) across the line of sight that a held start time costs at ``ets``:
+    the spacecraft's motion across the line of sight in ``TIMING_PRIOR_S`` over the range (the
+    spin phase takes up the rest of a timing error, not this parallax; large near closest
+    approach)."""
+    eph = model.ephemeris
+    nearest = np.argmin(np.abs(eph.et[None, :] - np.asarray(ets)[:, None]), axis=1)
+    position = eph.target_position_km[nearest]
+    velocity = eph.relative_velocity_km_s[nearest]
+    distance = np.linalg.norm(position, axis=1)
+    u = position / distance[:, None]
+    across = velocity - np.sum(velocity * u, axis=1)[:, None] * u
+    return TIMING_PRIOR_S * np.linalg.norm(across, axis=1) / distance
+
+
+def assess_features(
+    model: LimbModel, fit: LimbFit, framelet_ets: np.ndarray, target: str, ifov_rad: float, ties: dict,
+    timing_fitted: bool, map_sigma_deg: float,
+) -> PointingQuality:
+    """The quality verdict of a solve from the limb and tie points to a reference map
+    (``ioflyby.pointing.surface``): formal σ (``fit.covariance``, the combined fit's), the limb
+    RMS where limb points were used, the spin rate, and the tie points (``ties``, see
+    ``surface.tie_statistics``): their number, inlier fraction, framelets, spin sweep and RMS.
+    The roll's σ adds the reference map's registration σ ``map_sigma_deg`` (a turned map turns the
+    solved roll with it) and must be within ``FEATURE_ROLL_SIGMA_DEG``. The limb's own coverage is
+    not asked for: the tie points fix what a short limb leaves loose. With the timing held, the
+    across σ adds its parallax (:func:`held_timing_parallax_rad`)."""
+    ends = np.array([framelet_ets.min(), np.median(framelet_ets), framelet_ets.max()])
+    sigma = pointing_sigma(fit, ends, _lines_of_sight(target, ends), timing_fitted)
+    if not timing_fitted:
+        sigma[:, 0] = np.hypot(sigma[:, 0], held_timing_parallax_rad(model, ends))
+    roll_sigma = np.hypot(sigma[:, 1], np.radians(map_sigma_deg) if ties["n_tie_points"] else 0.0)
+    checks = [
+        upper_check("axis_sigma", axis_sigma_deg(fit), AXIS_SIGMA_DEG, "deg", "spin-axis formal sigma"),
+        upper_check("across_sigma", float(sigma[:, 0].max() / ifov_rad), ACROSS_SIGMA_PX, "px",
+                    "pointing formal sigma across the line of sight"),
+        upper_check("roll_sigma", float(np.degrees(roll_sigma.max())), FEATURE_ROLL_SIGMA_DEG, "deg",
+                    "roll sigma about the line of sight (formal, with the reference map's registration)"),
+        upper_check("spin_rate", abs(abs(fit.attitude.rate_rpm) - NOMINAL_SPIN_RPM), SPIN_RATE_OFF_RPM, "rpm",
+                    f"spin rate off Juno's {NOMINAL_SPIN_RPM:g} rpm by"),
+        lower_check("tie_points", float(ties["n_tie_points"]), TIE_POINTS, "points",
+                    "tie points to the reference map:"),
+        lower_check("tie_inlier_fraction", float(ties["inlier_fraction"]), TIE_INLIER_FRACTION, "",
+                    "share of matched patches consistent with the pointing"),
+        lower_check("tie_framelets", float(ties["n_framelets"]), TIE_FRAMELETS, "framelets", "tie points in"),
+        lower_check("tie_spin_sweep", float(ties["spin_sweep_deg"]), TIE_SPIN_SWEEP_DEG, "deg",
+                    "spin angle swept by the tie points"),
+        upper_check("tie_rms", float("inf") if ties["tie_rms_px"] is None else ties["tie_rms_px"], TIE_RMS_PX, "px", "tie-point RMS"),
+    ]
+    if fit.keep is not None and fit.keep.any():
+        residual = model.residuals(fit.attitude, fit.dt, fit.limb_offset_px).residual_px[fit.keep]
+        checks.append(upper_check("limb_rms", float(np.sqrt(np.mean(residual**2))), LIMB_RMS_PX, "px", "limb RMS"))
+    if timing_fitted:
+        checks.append(upper_check("timing_sigma", float(np.sqrt(max(fit.covariance[0, 0], 0.0))), TIMING_SIGMA_S,
+                                  "s", "timing formal sigma"))
     return judge(checks)

@@ -30,6 +30,8 @@ _SEARCH_POINTS = 1500
 _RANSAC_HYPOTHESES = 300
 _ROLL_STEP_DEG = 2.0
 _ROLL_CANDIDATES = 3
+_DISTINCT_CENTRE_DEG = 0.5
+_MULTI_RATE_ROLL_POINTS = 600
 
 
 def _despun_rays(model: LimbModel, spin_axis_camera: np.ndarray, rate: float, ref_et: float) -> np.ndarray:
@@ -82,10 +84,42 @@ def _roll_score(model: LimbModel, attitude: SpinAttitude) -> float:
     return float(np.sum(weight / (1.0 + (np.nan_to_num(res.residual_px, nan=1e9) / 10.0) ** 2)))
 
 
-def global_search(model: LimbModel, fk_rotation: np.ndarray, seed: int = 0) -> list[SpinAttitude]:
+def _rate_hypotheses(sub: LimbModel, spin_axis_camera: np.ndarray, ref_et: float, rho_range: tuple[float, float],
+                     rng: np.random.Generator) -> list[tuple[int, float, np.ndarray]]:
+    """(inlier count, rate rad/s, target-centre direction in the camera frame at ``ref_et``) of
+    every candidate spin rate and sense, best first."""
+    out = []
+    for rpm in SEARCH_RATES_RPM:
+        for sign in (1.0, -1.0):
+            rate = sign * rpm * RPM
+            rays = _despun_rays(sub, spin_axis_camera, rate, ref_et)
+            count, axis = _ransac_cone(rays, rho_range, rng)
+            out.append((count, rate, axis))
+    out.sort(key=lambda item: -item[0])
+    return out
+
+
+def _distinct_rates(hypotheses: list, n_rates: int) -> list:
+    """The best ``n_rates`` hypotheses whose target-centre directions differ by more than
+    ``_DISTINCT_CENTRE_DEG`` from every better one (the same disc found at a neighbouring rate
+    is not a new start)."""
+    chosen = []
+    for hypothesis in hypotheses:
+        if all(np.degrees(np.arccos(np.clip(hypothesis[2] @ c[2], -1, 1))) > _DISTINCT_CENTRE_DEG or
+               np.sign(hypothesis[1]) != np.sign(c[1]) for c in chosen):
+            chosen.append(hypothesis)
+        if len(chosen) == n_rates:
+            break
+    return chosen
+
+
+def global_search(model: LimbModel, fk_rotation: np.ndarray, seed: int = 0, n_rates: int = 1) -> list[SpinAttitude]:
     """Candidate attitudes (best first) from the limb alone, with no prior on the spin axis.
 
     ``fk_rotation`` is JUNO_JUNOCAM → JUNO_SPACECRAFT; the spin axis is the spacecraft +Z.
+    ``n_rates``: how many distinct spin-rate hypotheses (best cone fits whose target centres
+    differ) give roll candidates; a short limb arc near closest approach fits a disc at more
+    than one rate, and the surface-feature solve tells them apart (``ioflyby.pointing.surface``).
     """
     rng = np.random.default_rng(seed)
     sub = model.subset(np.sort(rng.choice(len(model), min(len(model), _SEARCH_POINTS), replace=False)))
@@ -96,21 +130,28 @@ def global_search(model: LimbModel, fk_rotation: np.ndarray, seed: int = 0) -> l
     rho_min = np.arcsin(min(1.0, sub.radii.min() / distance))
     rho_max = np.arcsin(min(1.0, sub.radii.max() / distance))
     spin_axis_camera = fk_rotation.T @ np.array([0.0, 0.0, 1.0])
-    best = (-1, None, None)
-    for rpm in SEARCH_RATES_RPM:
-        for sign in (1.0, -1.0):
-            rate = sign * rpm * RPM
-            rays = _despun_rays(sub, spin_axis_camera, rate, ref_et)
-            count, axis = _ransac_cone(rays, (0.9 * rho_min, 1.1 * rho_max + 0.01), rng)
-            if count > best[0]:
-                best = (count, rate, axis)
-    count, rate, centre_camera = best
-    if rate is None or count < MIN_POINTS:
+    hypotheses = _rate_hypotheses(sub, spin_axis_camera, ref_et, (0.9 * rho_min, 1.1 * rho_max + 0.01), rng)
+    count = hypotheses[0][0]
+    if count < MIN_POINTS:
         raise PointingError(
             f"global pointing search found no consistent limb ({count} points fit a disc); "
             "is the target in the image, or is the product too faint?"
         )
     u = centre_km / distance
+    if n_rates > 1 and len(sub) > _MULTI_RATE_ROLL_POINTS:
+        sub = sub.subset(np.sort(rng.choice(len(sub), _MULTI_RATE_ROLL_POINTS, replace=False)))
+    order = []
+    for count, rate, centre_camera in _distinct_rates(hypotheses, n_rates):
+        if count < MIN_POINTS:
+            break
+        order += _roll_candidates(sub, u, centre_camera, ref_et, rate, fk_rotation)
+    return order
+
+
+def _roll_candidates(sub: LimbModel, u: np.ndarray, centre_camera: np.ndarray, ref_et: float, rate: float,
+                     fk_rotation: np.ndarray) -> list[SpinAttitude]:
+    """The roll about the camera → target line scanned over 360°: the best distinct peaks of
+    the limb score, best first."""
     align = _rotation_between(centre_camera, u)
     scored = []
     for psi in np.radians(np.arange(0.0, 360.0, _ROLL_STEP_DEG)):

@@ -40,6 +40,9 @@ class PointingSolution:
     spacecraft clock through the SCLK, or START_TIME and why).
     ``quality``: the verdict of the quality gates with its reasons (``ioflyby.pointing.quality``);
     a refused solution is not written as a CK or used for maps unless accepted (:meth:`require_usable`).
+    ``reference_map``/``tie_points``: with surface features (``ioflyby.pointing.surface``), the
+    reference map used (``ReferenceMap.to_dict()``) and the tie-point statistics (counts, RMS px,
+    spread, the map's fitted offset in km), else None.
     """
 
     product_id: str
@@ -61,6 +64,8 @@ class PointingSolution:
     rejected_alignment_deg: float | None = None
     time_source: dict = field(default_factory=dict)
     quality: PointingQuality | None = None
+    reference_map: dict | None = None
+    tie_points: dict | None = None
 
     @property
     def verdict(self) -> str:
@@ -122,6 +127,8 @@ class PointingSolution:
             "solve_seconds": self.seconds,
             "per_filter": self.per_filter,
             "per_framelet": self.per_framelet,
+            "reference_map": self.reference_map,
+            "tie_points": self.tie_points,
         }
 
 
