@@ -15,11 +15,12 @@ use the poses it holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ioflyby.camera import JunoCam
+from ioflyby.camera import Camera, camera_for_product
 from ioflyby.errors import CoverageError, GeometryError, MissingAttitudeError, PointingError
 from ioflyby.geometry import (
     Backplanes,
@@ -31,12 +32,13 @@ from ioflyby.geometry import (
     planetocentric_latlon,
     surface_normals,
 )
-from ioflyby.geometry.timing import ProductStart, product_start
+from ioflyby.geometry.timing import ProductStart, camera_clock_id, product_start
 from ioflyby.ingest import RawProduct
 from ioflyby.mapping.grid import MapGrid
 from ioflyby.mapping.product import MapProduct
 from ioflyby.mapping.reproject import Framelets, reproject
 from ioflyby.pointing import PointingSolution, solve_loaded
+from ioflyby.pointing.reference import ReferenceMap
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,11 +86,16 @@ class Observation:
 
     Build it while the kernels are loaded (LSK, SCLK, PCK, FK, IK, SPK). When a CK covers the
     product the poses come from it; otherwise solve the pointing from the image and attach it:
-    ``obs = obs.with_pointing(io.solve_pointing(obs))``.
+    ``obs = obs.with_pointing(io.solve_pointing(obs))``. Any camera behind
+    :class:`ioflyby.camera.Camera` works: a JunoCam product has framelets [exposure, filter] of
+    128 × 1648 pixels, a Galileo SSI image is one framelet (exposure 0, its filter) of 800 × 800
+    (or 400 × 400 summed) whose epoch is the label's IMAGE_TIME and whose CK frame is
+    GLL_SSI_PLATFORM.
 
     Attributes:
         product: the raw product.
-        camera: the camera model (from the kernel pool unless given).
+        camera: the camera model (``ioflyby.camera.camera_for_product`` from the kernel pool unless given).
+        observer: the spacecraft's NAIF name (the camera's unless given).
         body: the target (``product.target`` unless given).
         framelet_ets: nominal mid-exposure epochs [exposure, filter], s past J2000 TDB.
         pointing: the solved pointing whose poses this observation holds, or None (CK poses).
@@ -101,22 +108,22 @@ class Observation:
         self,
         product: RawProduct,
         *,
-        camera: JunoCam | None = None,
+        camera: Camera | None = None,
         body: Body | None = None,
         poses: FrameletPoses | None = None,
         pointing: PointingSolution | None = None,
-        observer: str = "JUNO",
+        observer: str | None = None,
     ):
         self.product = product
-        self.camera = camera or JunoCam.from_kernel_pool(product.filters)
+        self.camera = camera or camera_for_product(product)
         self.body = body or Body.from_spice(product.target)
-        self.observer = observer
-        self.start: ProductStart = product_start(product)
+        self.observer = observer or self.camera.spacecraft
+        self.start: ProductStart = product_start(product, camera_clock_id(self.camera))
         (self.framelet_ets,) = _read_only(framelet_mid_ets(product, self.camera, self.start))
         self.missing_poses_reason = ""
         if poses is None:
             try:
-                poses = FrameletPoses.from_spice(self.body.name, self.framelet_ets, observer, self.camera.frame)
+                poses = FrameletPoses.from_spice(self.body.name, self.framelet_ets, self.observer, self.camera.frame)
             except CoverageError as exc:
                 self.missing_poses_reason = str(exc)
         if poses is not None and len(poses) != self.framelet_ets.size:
@@ -188,8 +195,8 @@ class Observation:
     def backplanes(
         self, filter_name: str, exposure: int, sample: np.ndarray | None = None, line: np.ndarray | None = None
     ) -> Backplanes:
-        """Per-pixel geometry of one framelet (whole framelet, 128 x 1648, unless pixel
-        coordinates are given): surface points, lat/lon, incidence/emission/phase, range, km/px,
+        """Per-pixel geometry of one framelet (the whole framelet, ``camera.framelet_lines`` x
+        ``framelet_samples``, unless pixel coordinates are given): surface points, lat/lon, incidence/emission/phase, range, km/px,
         epoch; NaN off the target. Fields in radians and km, ``*_deg`` properties in degrees."""
         index = self.framelet_index(filter_name, exposure)
         if sample is None and line is None:
@@ -256,7 +263,7 @@ class Observation:
         images: np.ndarray | None = None,
     ) -> MapProduct:
         """Reproject the framelets onto ``grid`` (in memory). ``images``: linear framelets
-        [exposure, filter, 128, 1648] (default: the decompanded DN); see
+        [exposure, filter, lines, samples] (default: the decompanded DN); see
         :func:`ioflyby.mapping.reproject.reproject` for the options."""
         data = self.product.decompanded() if images is None else np.asarray(images)
         n_exposures, n_filters = data.shape[:2]
@@ -270,14 +277,49 @@ class Observation:
             poses=self.poses,
             filters=list(self.product.filters) * n_exposures,
         )
-        return reproject(framelets, self.camera, self.body.radii_km, grid, photometry=photometry,
-                         minnaert_k=minnaert_k, overlap=overlap, backplanes=backplanes)
+        mapped = reproject(framelets, self.camera, self.body.radii_km, grid, photometry=photometry,
+                           minnaert_k=minnaert_k, overlap=overlap, backplanes=backplanes)
+        mapped.meta["instrument"] = self.product.instrument
+        return mapped
 
 
-def solve_pointing(observation: Observation, prior: str = "auto", align: bool = True) -> PointingSolution:
+def solve_pointing(
+    observation: Observation, prior: str = "auto", align: bool = True, reference: ReferenceMap | str | Path | None = None,
+) -> PointingSolution:
     """Solve ``observation``'s pointing from the target's limb (kernels loaded): timing offset
-    (from a CK), spin axis, phase, rate and, with ``align``, a two-angle camera alignment.
+    (from a CK), spin axis, phase and rate and, with ``align``, a two-angle camera alignment.
     ``prior``: "auto" (the CK when one covers the product, else a global search), "ck" or
-    "search". The solution carries its quality verdict (``solution.quality``); attach it with
+    "search". ``reference``: a reference map of the target (a global equirectangular mosaic file
+    read by :func:`reference_map`, or a :class:`ioflyby.pointing.ReferenceMap`): the limb solve is
+    then refined with tie points to its surface features (``ioflyby.pointing.surface``), which fix
+    what a short limb leaves loose; the report names the map and gives the tie-point residuals.
+    The solution carries its quality verdict (``solution.quality``); attach it with
     :meth:`Observation.with_pointing`, which refuses a refused one unless asked to accept it."""
-    return solve_loaded(observation.product, prior=prior, align=align, camera=observation.camera)
+    if reference is None:
+        return solve_loaded(observation.product, prior=prior, align=align, camera=observation.camera)
+    import time
+
+    from ioflyby.pointing.solve import prepare
+    from ioflyby.pointing.surface import solve_with_reference
+
+    if not isinstance(reference, ReferenceMap):
+        reference = reference_map(reference)
+    clock = time.perf_counter()
+    solution = solve_with_reference(prepare(observation.product, prior, observation.camera), reference, align)[0]
+    solution.seconds = time.perf_counter() - clock
+    return solution
+
+
+def reference_map(path: str | Path) -> ReferenceMap:
+    """A reference map for :func:`solve_pointing` from a global equirectangular mosaic file (read
+    by ``ioflyby.simulate.basemap.load_basemap``: left edge 0°E, east-positive, top 90°N, such as
+    the USGS Io mosaics); its grey level (the mean of the colour channels) is used. A known
+    mosaic is read with its declared georeference
+    (``ioflyby.pointing.reference.KNOWN_GEOREFERENCES``: the newer Io photomosaic's rows are not
+    planetocentric latitude); any other file's registration counts as unknown (σ 0.3°)."""
+    from ioflyby.pointing.reference import KNOWN_GEOREFERENCES, Georeference
+    from ioflyby.simulate.basemap import load_basemap
+
+    basemap = load_basemap(path)
+    return ReferenceMap(basemap.bands["METHANE"], name=Path(path).name, source=str(basemap.path),
+                        georeference=KNOWN_GEOREFERENCES.get(Path(path).name, Georeference()))

@@ -146,7 +146,8 @@ class _Stages:
 
 
 def framelet_images(product: RawProduct, calibration_dir: Path | None) -> tuple[np.ndarray, dict]:
-    """Linear framelets [exposure, filter, 128, 1648] float32 and a record of what was done."""
+    """Linear framelets [exposure, filter, lines, samples] float32 (the camera's framelet size) and a
+    record of what was done."""
     if calibration_dir is None:
         return product.decompanded(), {"calibration": "decompanded only (linear 12-bit DN)"}
     from ioflyby.calibrate import calibrate_product

@@ -14,6 +14,12 @@ Conventions shared by every camera
   lines), shape ``(..., 3)``.
 - Times are ET: seconds past J2000 TDB.
 
+What differs between cameras is asked of the camera, never tested by name: its observer
+(:attr:`Camera.spacecraft`), which clock dates a product (:attr:`Camera.start_clock_id`), the
+framelet size, the per-framelet epochs (:meth:`Camera.framelet_mid_et`) and the packed optics the
+mapping kernels use (:meth:`Camera.packed`, layout :data:`PACKED_LAYOUT`).
+:func:`ioflyby.camera.camera_for_product` builds the model a product needs.
+
 :class:`ioflyby.camera.JunoCam` and :class:`ioflyby.camera.GalileoSSI` satisfy :class:`Camera`.
 """
 
@@ -22,6 +28,21 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+PACKED_LAYOUT = (
+    "focal_length_px", "centre_sample_corner_px", "centre_line_corner_px", "k1_per_px2", "k2_per_px4",
+    "distortion_model", "first_sample", "last_sample", "first_line", "last_line",
+)
+"""Columns of :meth:`Camera.packed` (one float64 row per filter, read by :mod:`ioflyby.mapping.kernel`):
+focal length in stored pixels; the distortion centre in pixel coordinates whose origin is the
+upper-left pixel's *corner* (ioflyby coordinates + 0.5); radial coefficients k1 (px⁻²) and k2
+(px⁻⁴); the distortion model (:data:`DISTORTION_FORWARD` or :data:`DISTORTION_INVERSE`); the
+centres of the outermost photoactive pixels (ioflyby coordinates, inclusive)."""
+PACKED_WIDTH = len(PACKED_LAYOUT)
+DISTORTION_FORWARD = 0.0
+"""distorted = undistorted · (1 + k1 r² + k2 r⁴), r the *undistorted* radius (the JunoCam IK's recipe)."""
+DISTORTION_INVERSE = 1.0
+"""undistorted = distorted · (1 + k1 r² + k2 r⁴), r the *distorted* radius (ISIS's RadialDistortionMap, Galileo SSI)."""
 
 
 @runtime_checkable
@@ -40,6 +61,11 @@ class Camera(Protocol):
 
     frame: str
     """SPICE frame name the rays are expressed in (its orientation comes from a CK or a solve)."""
+    spacecraft: str
+    """NAIF name of the spacecraft carrying the camera (the observer of every pose)."""
+    start_clock_id: int | None
+    """NAIF id of the spacecraft clock whose label count dates a product's start
+    (:func:`ioflyby.geometry.timing.product_start`), or None where the label's UTC time is the epoch."""
     framelet_lines: int
     """Lines of one framelet (a framing camera: of the whole image, after summing)."""
     framelet_samples: int
@@ -60,6 +86,11 @@ class Camera(Protocol):
     def ray_to_pixel(self, filter_name: str, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(sample, line) of view vectors ``(..., 3)`` in :attr:`frame` (any length); NaN for rays
         at or behind the focal plane. The result may lie outside the framelet."""
+        ...
+
+    def packed(self, filter_name: str) -> np.ndarray:
+        """Optics of filter ``filter_name`` as one float64 row of :data:`PACKED_WIDTH` columns
+        (:data:`PACKED_LAYOUT`), for the numba mapping kernels."""
         ...
 
     def framelet_mid_et(

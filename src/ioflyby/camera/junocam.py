@@ -27,10 +27,15 @@ import numpy as np
 import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
+from ioflyby.camera.base import DISTORTION_FORWARD
 from ioflyby.errors import GeometryError, KernelError
 from ioflyby.spice.kernelset import pool_has
 
 FRAME = "JUNO_JUNOCAM"
+SPACECRAFT = "JUNO"
+"""NAIF name of the observer (-61)."""
+CLOCK_ID = -61
+"""NAIF id of Juno's spacecraft clock: a product's SPACECRAFT_CLOCK_START_COUNT dates its start."""
 """Name of the camera frame every ray is expressed in (defined by the Juno FK)."""
 NAIF_ID = -61500
 """NAIF id of JUNO_JUNOCAM, the camera as a whole (its bands are -61501..-61504)."""
@@ -155,6 +160,8 @@ class JunoCam:
     """
 
     frame = FRAME
+    spacecraft = SPACECRAFT
+    start_clock_id: int | None = CLOCK_ID
     framelet_lines = FRAMELET_LINES
     framelet_samples = FRAMELET_SAMPLES
 
@@ -165,6 +172,20 @@ class JunoCam:
     def from_kernel_pool(cls, names: Iterable[str] = FILTERS) -> JunoCam:
         """Read every filter's parameters from the kernel pool (the IK and FK must be loaded)."""
         return cls({name: _read_filter(name) for name in names})
+
+    @classmethod
+    def for_product(cls, product) -> JunoCam:
+        """The model of ``product``'s filters (an ``ioflyby.ingest.RawProduct``), from the kernel pool."""
+        return cls.from_kernel_pool(product.filters)
+
+    def packed(self, filter_name: str) -> np.ndarray:
+        """Filter ``filter_name`` as one row of :data:`ioflyby.camera.base.PACKED_LAYOUT`: focal length
+        (px), distortion centre (IK pixels, corner origin), k1, k2, the forward (IK) distortion model
+        and the photoactive columns 23..1630, lines 0..127."""
+        model = self.filter(filter_name)
+        return np.array([model.focal_length_px, model.center_x_px, model.center_y_px, model.k1, model.k2,
+                         DISTORTION_FORWARD, PHOTOACTIVE_FIRST_SAMPLE, PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES - 1,
+                         0.0, FRAMELET_LINES - 1.0])
 
     def filter(self, name: str) -> FilterModel:
         """The model of filter ``name`` (METHANE, BLUE, GREEN or RED, case-insensitive)."""

@@ -54,6 +54,7 @@ import numpy as np
 import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
+from ioflyby.camera.base import DISTORTION_INVERSE
 from ioflyby.errors import GeometryError, KernelError
 
 NAIF_ID = -77001
@@ -182,6 +183,8 @@ class GalileoSSI:
     naif_id = NAIF_ID
     clock_id = CLOCK_ID
     spacecraft = SPACECRAFT
+    start_clock_id: int | None = None
+    """The label's IMAGE_TIME, not the clock count, is the image epoch (module docstring)."""
 
     def __init__(self, optics: SsiOptics):
         if optics.summing not in SUMMING_MODES:
@@ -217,6 +220,15 @@ class GalileoSSI:
         """The model for an image taken at ``et`` (cover keywords before 1994-04-01)."""
         return cls.from_kernel_pool(summing=summing, cover=cover_on(et))
 
+    @classmethod
+    def for_product(cls, product) -> GalileoSSI:
+        """The model for ``product`` (an ``ioflyby.ingest.ssi.SsiProduct``): its summing mode, the
+        cover keywords its epoch needs (an LSK must be loaded)."""
+        from ioflyby.spice import utc_to_et
+
+        return cls.for_epoch(utc_to_et(product.image_time_utc or product.start_time_utc),
+                             summing=int(getattr(product, "summing", 1)))
+
     def filter(self, name: str) -> SsiOptics:
         """The optics under filter ``name`` (one of :data:`FILTERS`, case-insensitive)."""
         key = str(name).strip().upper()
@@ -228,6 +240,16 @@ class GalileoSSI:
     def ifov_rad(self) -> float:
         """Angular size of one stored pixel at the boresight, rad (≈10.16 µrad full frame)."""
         return 1.0 / self.optics.focal_length_px
+
+    def packed(self, filter_name: str) -> np.ndarray:
+        """The optics as one row of :data:`ioflyby.camera.base.PACKED_LAYOUT`, in stored pixels:
+        focal length, boresight in corner-origin pixels (``(BORESIGHT - 0.5) / summing``), K1 in
+        px⁻² (``K1 · (pitch · summing)²``), the inverse (ISIS) distortion model, the whole image."""
+        optics = self.filter(filter_name)
+        pixel_mm = optics.pixel_pitch_mm * self.summing
+        return np.array([optics.focal_length_px, (optics.boresight_sample - 0.5) / self.summing,
+                         (optics.boresight_line - 0.5) / self.summing, optics.k1_per_mm2 * pixel_mm**2, 0.0,
+                         DISTORTION_INVERSE, 0.0, self.framelet_samples - 1.0, 0.0, self.framelet_lines - 1.0])
 
     # -- pixels ⇄ full-frame detector ----------------------------------------------------------
     def to_full_frame(self, sample: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ def fetch(
     start: str = typer.Option(..., "--start", help="Window start, ISO UTC (2023-12-30T07:00)."),
     stop: str = typer.Option(..., "--stop", help="Window stop, ISO UTC."),
     dest: Path = typer.Option(..., "--dest", help="Folder for the metakernel juno_<start>_<stop>.tm."),
-    mission: str = typer.Option("juno", "--mission", help="Mission whose kernels to fetch (juno)."),
+    mission: str = typer.Option("juno", "--mission", help="Mission whose kernels to fetch (juno, galileo)."),
     base_url: str = typer.Option(DEFAULT_BASE_URL, "--base-url", help="Root of a NAIF tree or mirror."),
     cache: Path = typer.Option(None, "--cache", help="Kernel cache [default: ~/.cache/ioflyby/kernels]."),
     planets: str = typer.Option(DEFAULT_PLANETS, "--planets", help="Planetary SPK in generic_kernels/spk/planets/."),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ioflyby.camera import JunoCam
+from ioflyby.camera.base import Camera
 from ioflyby.geometry.poses import FrameletPoses
 from ioflyby.geometry.surface import illumination_angles, planetocentric_latlon
 
@@ -54,7 +54,7 @@ class Backplanes:
 
 
 def framelet_backplanes(
-    camera: JunoCam,
+    camera: Camera,
     filter_name: str,
     pose: FrameletPoses,
     radii: np.ndarray,

@@ -2,7 +2,9 @@
 
 The image's start comes from the spacecraft clock when it can (``SPACECRAFT_CLOCK_START_COUNT``
 through the loaded SCLK kernel: the count the camera was triggered at), else from the label's
-UTC ``START_TIME`` (written to the millisecond); :func:`product_start` says which and why.
+UTC ``START_TIME`` (written to the millisecond); :func:`product_start` says which and why. The
+camera says which clock dates its products (``Camera.start_clock_id``; None: the label time, as
+for Galileo SSI, whose IMAGE_TIME is the epoch and whose count resolves only 2/3 s).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
-from ioflyby.camera import JunoCam
+from ioflyby.camera.base import Camera
 from ioflyby.spice import et_to_utc, utc_to_et
 from ioflyby.spice.kernelset import sclk_loaded, spice_error_message
 
@@ -67,13 +69,17 @@ def _clock_epoch(count: str, clock_id: int) -> tuple[float | None, str]:
         return None, f"the loaded SCLK cannot convert clock count {count!r}: {spice_error_message(exc)}"
 
 
-def product_start(product, clock_id: int = JUNO_CLOCK_ID) -> ProductStart:
+def product_start(product, clock_id: int | None = JUNO_CLOCK_ID) -> ProductStart:
     """The start epoch of ``product`` (an ``ioflyby.ingest.RawProduct``, or any object with
     ``start_time_utc`` and ``spacecraft_clock_start``): its clock count through the loaded SCLK
     for ``clock_id`` when one is loaded and agrees with START_TIME within ``CLOCK_AGREEMENT_S``,
-    else START_TIME, with a note saying why. Needs an LSK loaded."""
+    else START_TIME, with a note saying why. ``clock_id`` None: the camera dates its products by
+    the label time (``Camera.start_clock_id``), START_TIME is used. Needs an LSK loaded."""
     label_et = utc_to_et(product.start_time_utc)
     count = str(getattr(product, "spacecraft_clock_start", "") or "")
+    if clock_id is None:
+        return ProductStart(label_et, "start_time", count, None,
+                            "the camera's image epoch is the label time, not the clock count")
     clock_et, why_not = _clock_epoch(count, clock_id)
     if clock_et is None:
         return ProductStart(label_et, "start_time", count, None, f"{why_not}: framelet times from START_TIME")
@@ -86,16 +92,23 @@ def product_start(product, clock_id: int = JUNO_CLOCK_ID) -> ProductStart:
     return ProductStart(clock_et, "sclk", count, difference)
 
 
-def framelet_mid_ets(product, camera: JunoCam, start: ProductStart | None = None) -> np.ndarray:
+def camera_clock_id(camera: Camera) -> int | None:
+    """The clock that dates ``camera``'s products (``Camera.start_clock_id``; Juno's for a camera
+    model that does not say)."""
+    return getattr(camera, "start_clock_id", JUNO_CLOCK_ID)
+
+
+def framelet_mid_ets(product, camera: Camera, start: ProductStart | None = None) -> np.ndarray:
     """Mid-exposure ET of every framelet, shape [exposure, filter] (s past J2000 TDB).
 
-    The product's start (``start``, default :func:`product_start`: the clock count through the
-    SCLK, else START_TIME) plus the IK's START_TIME_BIAS, n·(INTERFRAME_DELAY +
-    INTERFRAME_DELTA) and half the exposure: the epoch at which the whole project (simulator,
-    reconstruction, pointing) takes a framelet's geometry. ``product`` is an
+    The product's start (``start``, default :func:`product_start` with the camera's clock: the
+    clock count through the SCLK, else START_TIME) plus what the camera adds
+    (``camera.framelet_mid_et``: JunoCam's START_TIME_BIAS, n·(INTERFRAME_DELAY +
+    INTERFRAME_DELTA) and half the exposure; SSI's half exposure): the epoch at which the whole
+    project (simulator, reconstruction, pointing) takes a framelet's geometry. ``product`` is an
     ``ioflyby.ingest.RawProduct`` (any object with its label fields). Needs an LSK loaded.
     """
-    start_et = (start or product_start(product)).et
+    start_et = (start or product_start(product, camera_clock_id(camera))).et
     exposures = np.arange(product.n_exposures)
     return np.stack(
         [camera.framelet_mid_et(name, start_et, product.interframe_delay_s, exposures, product.exposure_ms * 1e-3)

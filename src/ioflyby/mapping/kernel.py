@@ -1,18 +1,22 @@
 """Numba kernels of the inverse reprojection: map cell → surface point → framelet pixel → sample.
 
 The per-point mathematics repeats :meth:`ioflyby.geometry.FrameletPoses.surface_to_rays` (light
-time per point to first order about the centre's, stellar aberration) followed by
-:meth:`ioflyby.camera.JunoCam.ray_to_pixel` (radial distortion), in scalar form so that one
-compiled loop does everything without temporaries; ``tests/test_mapping_reproject.py`` checks it
-against those numpy implementations. Frames: body-fixed (IAU_<TARGET>) for surface points,
-J2000 inside the pose, JUNO_JUNOCAM for rays. Units: km, s, radians, pixels.
+time per point to first order about the centre's, stellar aberration) followed by the camera's
+``ray_to_pixel`` (radial distortion), in scalar form so that one compiled loop does everything
+without temporaries; ``tests/test_mapping_reproject.py`` (JunoCam) and ``tests/test_galileo.py``
+(Galileo SSI) check it against those numpy implementations. Frames: body-fixed (IAU_<TARGET>) for
+surface points, J2000 inside the pose, the camera frame for rays. Units: km, s, radians, pixels.
 
 Near the limb, :func:`limb_clearance` runs the other way (pixel → ray → ellipsoid, the scalar form
-of ``JunoCam.pixel_to_ray`` and ``FrameletPoses.rays_to_surface``) to keep the bilinear neighbours
-that see the sky out of a sample; ``tests/test_mapping_limb.py`` checks it against them.
+of the camera's ``pixel_to_ray`` and ``FrameletPoses.rays_to_surface``) to keep the bilinear
+neighbours that see the sky out of a sample; ``tests/test_mapping_limb.py`` checks it against them.
 
 Packed pose layout: :meth:`ioflyby.geometry.FrameletPoses.packed` (one row per framelet, float64).
-Packed camera layout: focal length (px), distortion centre x, y (IK pixels), k1, k2.
+Packed camera layout: :data:`ioflyby.camera.base.PACKED_LAYOUT` (``Camera.packed``, one row per
+framelet): focal length (px), distortion centre (corner-origin px), k1, k2, the distortion model
+(forward: distorted = undistorted·(1 + k1 r² + k2 r⁴), JunoCam's IK; inverse: undistorted =
+distorted·(1 + k1 r_d² + k2 r_d⁴), ISIS's, Galileo SSI) and the photoactive area (first/last
+sample and line). Nothing here knows which camera it maps.
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ from ioflyby.geometry import SPEED_OF_LIGHT_KM_S
 from ioflyby.mapping import projections as proj
 
 FIRST_LINE, LAST_LINE = 0.0, float(FRAMELET_LINES - 1)
-FIRST_SAMPLE = float(PHOTOACTIVE_FIRST_SAMPLE)  # photoactive columns
+FIRST_SAMPLE = float(PHOTOACTIVE_FIRST_SAMPLE)  # JunoCam's photoactive columns (cameras' own: packed rows)
 LAST_SAMPLE = float(PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES - 1)
 IK_OFFSET = IK_PIXEL_ORIGIN_OFFSET
+"""Corner-origin pixel coordinates (the packed distortion centre's) minus ioflyby's."""
+CAM_MODEL, CAM_FIRST_SAMPLE, CAM_LAST_SAMPLE, CAM_FIRST_LINE, CAM_LAST_LINE = 5, 6, 7, 8, 9
+"""Columns of a packed camera row (:data:`ioflyby.camera.base.PACKED_LAYOUT`)."""
+DISTORT_MAX_STEPS = 30
 LIGHT_TIME_ITERATIONS = 3
 UNDISTORT_MAX_STEPS = 20
 UNDISTORT_TOLERANCE_PX = 1e-10
@@ -91,9 +99,51 @@ def point_to_pixel(pose: np.ndarray, cam: np.ndarray, px: float, py: float, pz: 
         return math.nan, math.nan, distance
     focal = cam[0]
     x, y = focal * cx / cz, focal * cy / cz
-    r2 = x * x + y * y
-    scale = 1.0 + cam[3] * r2 + cam[4] * r2 * r2
+    scale = _distortion_scale(cam, x, y)
     return x * scale + cam[1] - IK_OFFSET, y * scale + cam[2] - IK_OFFSET, distance
+
+
+@jit(inline="always")
+def _distortion_scale(cam, x, y):
+    """distorted / undistorted focal-plane offset (px) at undistorted offset (x, y): the forward
+    polynomial, or the Newton inverse of the inverse model's polynomial (NaN where it has no root)."""
+    r2 = x * x + y * y
+    if cam[CAM_MODEL] == 0.0:
+        return 1.0 + cam[3] * r2 + cam[4] * r2 * r2
+    radius_u = math.sqrt(r2)
+    if radius_u == 0.0:
+        return 1.0
+    radius = radius_u
+    for _ in range(DISTORT_MAX_STEPS):
+        rr = radius * radius
+        slope = 1.0 + 3.0 * cam[3] * rr + 5.0 * cam[4] * rr * rr
+        if slope <= 0.0:
+            return math.nan
+        step = (radius * (1.0 + cam[3] * rr + cam[4] * rr * rr) - radius_u) / slope
+        radius -= step
+        if abs(step) < UNDISTORT_TOLERANCE_PX:
+            break
+    return radius / radius_u
+
+
+@jit(inline="always")
+def _undistorted_offset(cam, xd, yd):
+    """Undistorted focal-plane offset (px) of distorted offset (xd, yd): the Newton inverse of the
+    forward polynomial, or the inverse model's closed form."""
+    radius_d = math.hypot(xd, yd)
+    if cam[CAM_MODEL] != 0.0:
+        rr = radius_d * radius_d
+        scale = 1.0 + cam[3] * rr + cam[4] * rr * rr
+        return xd * scale, yd * scale
+    radius = radius_d
+    for _ in range(UNDISTORT_MAX_STEPS):
+        r2 = radius * radius
+        step = (radius * (1.0 + cam[3] * r2 + cam[4] * r2 * r2) - radius_d) / (1.0 + 3.0 * cam[3] * r2 + 5.0 * cam[4] * r2 * r2)
+        radius -= step
+        if abs(step) < UNDISTORT_TOLERANCE_PX:
+            break
+    ratio = radius / radius_d if radius_d > 0.0 else 1.0
+    return xd * ratio, yd * ratio
 
 
 @jit()
@@ -111,23 +161,13 @@ def limb_clearance(pose: np.ndarray, cam: np.ndarray, radii: np.ndarray, s: floa
     """Angle (radians) by which the ray of framelet pixel (s, l) passes inside the target's limb:
     ≥ 0 where it meets the ellipsoid (radii a, b, c in km), negative where it passes beside it.
 
-    The scalar form of :meth:`ioflyby.camera.JunoCam.pixel_to_ray` (Newton inverse of the radial
-    distortion) followed by :meth:`ioflyby.geometry.FrameletPoses.rays_to_surface` (stellar
+    The scalar form of the camera's ``pixel_to_ray`` (:func:`_undistorted_offset`) followed by :meth:`ioflyby.geometry.FrameletPoses.rays_to_surface` (stellar
     aberration removed, J2000 → body-fixed with the per-ray light-time shift of the target epoch).
     The angle is measured where the ellipsoid is the unit sphere (coordinates divided by the
     radii): the limb's angular radius asin(1/|o|) minus the ray's angle from the centre.
     """
-    xd, yd = s + IK_OFFSET - cam[1], l + IK_OFFSET - cam[2]
-    radius_d = math.hypot(xd, yd)
-    radius = radius_d
-    for _ in range(UNDISTORT_MAX_STEPS):
-        r2 = radius * radius
-        step = (radius * (1.0 + cam[3] * r2 + cam[4] * r2 * r2) - radius_d) / (1.0 + 3.0 * cam[3] * r2 + 5.0 * cam[4] * r2 * r2)
-        radius -= step
-        if abs(step) < UNDISTORT_TOLERANCE_PX:
-            break
-    ratio = radius / radius_d if radius_d > 0.0 else 1.0
-    x, y, z = xd * ratio, yd * ratio, cam[0]
+    x, y = _undistorted_offset(cam, s + IK_OFFSET - cam[1], l + IK_OFFSET - cam[2])
+    z = cam[0]
     norm = math.sqrt(x * x + y * y + z * z)
     x, y, z = x / norm, y / norm, z / norm
     # apparent = (camera→J2000) · ray; geometric = apparent rotated back by the aberration angle
@@ -239,12 +279,25 @@ def candidate_blocks(code, params, x_min, y_max, cell, height, width, block, rad
     for iy in prange(n_by):
         for ix in range(n_bx):
             for f in range(n_f):
-                cand[iy, ix, f] = _block_may_see(corner[f], iy, ix, -0.1)
+                cand[iy, ix, f] = _block_may_see_area(corner[f], iy, ix, -0.1, cams[f])
     return cand
 
 
 @jit(inline="always")
 def _block_may_see(corner, iy, ix, min_cos_e):
+    """:func:`_block_may_see_area` on JunoCam's photoactive area."""
+    return _block_within(corner, iy, ix, min_cos_e, FIRST_SAMPLE, LAST_SAMPLE, FIRST_LINE, LAST_LINE)
+
+
+@jit(inline="always")
+def _block_may_see_area(corner, iy, ix, min_cos_e, cam):
+    """:func:`_block_within` on the photoactive area of packed camera row ``cam``."""
+    return _block_within(corner, iy, ix, min_cos_e, cam[CAM_FIRST_SAMPLE], cam[CAM_LAST_SAMPLE],
+                         cam[CAM_FIRST_LINE], cam[CAM_LAST_LINE])
+
+
+@jit(inline="always")
+def _block_within(corner, iy, ix, min_cos_e, first_sample, last_sample, first_line, last_line):
     """Conservative footprint test of one block from its four corner quantities."""
     s_lo, s_hi, l_lo, l_hi = np.inf, -np.inf, np.inf, -np.inf
     finite, facing = 0, 0
@@ -263,8 +316,8 @@ def _block_may_see(corner, iy, ix, min_cos_e):
     if finite < 4:
         return True
     margin = 0.5 * max(s_hi - s_lo, l_hi - l_lo) + 2.0
-    return (s_hi + margin >= FIRST_SAMPLE and s_lo - margin <= LAST_SAMPLE
-            and l_hi + margin >= FIRST_LINE and l_lo - margin <= LAST_LINE)
+    return (s_hi + margin >= first_sample and s_lo - margin <= last_sample
+            and l_hi + margin >= first_line and l_lo - margin <= last_line)
 
 
 @jit(inline="always")
@@ -315,7 +368,9 @@ def _accumulate(s, l, cos_e, cos_i, cos_phase, range_km, f, images, channel, cam
     limb) only the neighbours whose rays clear the limb by ``limb[f, 1]`` radians are sampled."""
     if cos_e <= 0.0:
         return
-    if not (FIRST_LINE <= l <= LAST_LINE and FIRST_SAMPLE <= s <= LAST_SAMPLE):
+    first_s, last_s = cams[f, CAM_FIRST_SAMPLE], cams[f, CAM_LAST_SAMPLE]
+    first_l, last_l = cams[f, CAM_FIRST_LINE], cams[f, CAM_LAST_LINE]
+    if not (first_l <= l <= last_l and first_s <= s <= last_s):
         return
     if cos_e < limb[f, 0]:
         value = _bilinear_on_target(images, f, s, l, poses[f], cams[f], radii, limb[f, 1], seen)
@@ -332,7 +387,7 @@ def _accumulate(s, l, cos_e, cos_i, cos_phase, range_km, f, images, channel, cam
             value *= (cos_i + cos_e) / (2.0 * cos_i)
         else:
             value /= cos_i**minnaert_k * cos_e ** (minnaert_k - 1.0)
-    edge = min(l - FIRST_LINE + 0.5, LAST_LINE + 0.5 - l, s - FIRST_SAMPLE + 0.5, LAST_SAMPLE + 0.5 - s)
+    edge = min(l - first_l + 0.5, last_l + 0.5 - l, s - first_s + 0.5, last_s + 0.5 - s)
     weight = min(1.0, edge / feather_px) if feather_px > 0 else 1.0
     k = channel[f]
     if overlap == 0:
@@ -416,7 +471,7 @@ def reproject_blocks(
                     for sb in range(n_sub):
                         ok = (nodes[sa, sb, 6] > 0 and nodes[sa + 1, sb, 6] > 0 and nodes[sa, sb + 1, 6] > 0
                               and nodes[sa + 1, sb + 1, 6] > 0)
-                        if ok and not _block_may_see(quant[f], sa, sb, -0.05):
+                        if ok and not _block_may_see_area(quant[f], sa, sb, -0.05, cams[f]):
                             submode[f, sa, sb] = 0
                             counts[iy, 0] += 1
                             continue

@@ -22,6 +22,8 @@ BACKPLANE_DESCRIPTIONS = {
     "time": "observation time (ET, s past J2000 TDB)",
 }
 DEFAULT_STRETCH_PERCENTILES = (0.5, 99.8)
+INSTRUMENT_NAMES = {"JUNOCAM": "JunoCam", "GALILEO_SSI": "Galileo SSI"}
+"""Display names of ``RawProduct.instrument`` values (band descriptions of the GeoTIFFs)."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,10 @@ class MapProduct:
 
     def write_linear_geotiff(self, path: str | Path, units: str = "linear",
                              tags: Mapping[str, object] | None = None) -> Path:
-        """The channels as float32 GeoTIFF bands (NaN = unseen), described as ``JunoCam NAME, units``."""
-        descriptions = {name: f"JunoCam {name}, {units}" for name in self.channels}
+        """The channels as float32 GeoTIFF bands (NaN = unseen), described as ``INSTRUMENT NAME, units``
+        (``meta["instrument"]``, a ``RawProduct.instrument``; JunoCam when absent)."""
+        instrument = INSTRUMENT_NAMES.get(self.meta.get("instrument", "JUNOCAM"), str(self.meta.get("instrument")))
+        descriptions = {name: f"{instrument} {name}, {units}" for name in self.channels}
         return export.write_float_geotiff(path, self.grid, self.channels, descriptions, self.target, tags)
 
     def write_backplanes_geotiff(self, path: str | Path, tags: Mapping[str, object] | None = None) -> Path:

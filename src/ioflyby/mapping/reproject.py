@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ioflyby.camera import JunoCam
+from ioflyby.camera.base import Camera
 from ioflyby.errors import GeometryError
 from ioflyby.geometry import FrameletPoses
 from ioflyby.mapping import kernel
@@ -48,8 +48,9 @@ sub-blocks; with the clearance it sets the band along the limb where neighbours 
 
 @dataclass(frozen=True)
 class Framelets:
-    """What reprojection needs: images [F, 128, 1648] (float32, NaN = invalid), the output
-    channel of each framelet, the F poses and each framelet's filter (for the camera model)."""
+    """What reprojection needs: images [F, lines, samples] (float32, NaN = invalid; the camera's
+    framelet size), the output channel of each framelet, the F poses and each framelet's filter
+    (for the camera model)."""
 
     images: np.ndarray
     channel: np.ndarray
@@ -58,15 +59,16 @@ class Framelets:
     filters: Sequence[str]
 
 
-def pack_camera(camera: JunoCam, filter_name: str) -> np.ndarray:
-    """Packed camera row: focal length (px), distortion centre (IK px), k1, k2."""
-    model = camera.filter(filter_name)
-    return np.array([model.focal_length_px, model.center_x_px, model.center_y_px, model.k1, model.k2])
+def pack_camera(camera: Camera, filter_name: str) -> np.ndarray:
+    """Packed camera row of ``filter_name`` (``camera.packed``; layout
+    :data:`ioflyby.camera.base.PACKED_LAYOUT`): focal length (px), distortion centre
+    (corner-origin px), k1, k2, distortion model, photoactive area."""
+    return np.asarray(camera.packed(filter_name), float)
 
 
 def reproject(
     framelets: Framelets,
-    camera: JunoCam,
+    camera: Camera,
     radii_km: np.ndarray,
     grid: MapGrid,
     photometry: str = "none",

@@ -302,3 +302,71 @@ def write_metakernel(path: Path, root: Path, relative_files: Sequence[str], extr
         "KERNELS_TO_LOAD = (\n" + "\n".join(f"  {e}" for e in entries) + " )"
     )
     return _write_kernel(path, "KPL/MK", "ioflyby digital twin metakernel.", data)
+
+
+# -- Galileo (the galileo-i32 SSI twin, ioflyby.simulate.ssi) ------------------------------------
+
+GALILEO_SPACECRAFT_ID = -77
+GALILEO_SCLK_MODULI = (16777215, 91, 10, 8)
+"""Galileo's clock fields RIM, MOD91, MOD10, MOD8 (``mk000xx.tsc``): 7280 ticks per RIM."""
+GALILEO_SECONDS_PER_RIM = 60.0 + 2.0 / 3.0
+"""Nominal length of one RIM count, s (the real clock's rate, 60.6663 s, drifts around it)."""
+GALILEO_SCLK_ORIGIN_TDB_S = -3.2287591517365e8
+"""TDB s past J2000 at which the twin's Galileo clock reads 0 (the first record of mk00062b.tsc)."""
+
+
+def write_galileo_sclk(path: Path) -> Path:
+    """Galileo-format spacecraft clock kernel (id −77): four fields RIM.MOD91.MOD10.MOD8 (moduli
+    16777215 91 10 8, as ``mk00062b.tsc``), one partition, one coefficient record: an ideal clock
+    of exactly 60 ⅔ s per RIM from :data:`GALILEO_SCLK_ORIGIN_TDB_S`."""
+    code = -GALILEO_SPACECRAFT_ID
+    moduli = " ".join(str(m) for m in GALILEO_SCLK_MODULI)
+    data = (
+        "SCLK_KERNEL_ID = ( @2000-01-01/00:00:00.00 )\n"
+        f"SCLK_DATA_TYPE_{code} = ( 1 )\n"
+        f"SCLK01_TIME_SYSTEM_{code} = ( 1 )\n"
+        f"SCLK01_N_FIELDS_{code} = ( 4 )\n"
+        f"SCLK01_MODULI_{code} = ( {moduli} )\n"
+        f"SCLK01_OFFSETS_{code} = ( 0 0 0 0 )\n"
+        f"SCLK01_OUTPUT_DELIM_{code} = ( 1 )\n"
+        f"SCLK_PARTITION_START_{code} = ( 0.0 )\n"
+        f"SCLK_PARTITION_END_{code} = ( 1.2213812519900E+11 )\n"
+        f"SCLK01_COEFFICIENTS_{code} = ( 0.0 {GALILEO_SCLK_ORIGIN_TDB_S!r} {GALILEO_SECONDS_PER_RIM!r} )"
+    )
+    return _write_kernel(path, "KPL/SCLK",
+                         "ioflyby digital twin: Galileo spacecraft clock (format of mk00062b.tsc; ideal clock).", data)
+
+
+SSI_ADDENDUM = {
+    "PLATFORM_ID": "-77001",
+    "FOCAL_LENGTH_COVER": "1499.957",
+    "FOCAL_LENGTH": "1500.46655964",
+    "PIXEL_PITCH": "0.01524",
+    "BORESIGHT_SAMPLE": "400",
+    "BORESIGHT_LINE": "400",
+    "K1_COVER": "-.000032280038653",
+    "K1": "-.000024976983626",
+    "FRAME_LINES": "800.0",
+    "FRAME_SAMPLES": "800.0",
+}
+"""The INS-77001_* camera keywords of ISIS's ``ssiAddendum005.ti`` (Galileo has no NAIF SSI IK)."""
+
+_SSI_FRAME = """
+FRAME_GLL_SSI_PLATFORM   = -77001
+FRAME_-77001_NAME        = 'GLL_SSI_PLATFORM'
+FRAME_-77001_CLASS       = 3
+FRAME_-77001_CLASS_ID    = -77001
+FRAME_-77001_CENTER      = -77
+CK_-77001_SCLK           = -77
+CK_-77001_SPK            = -77
+NAIF_BODY_NAME += ( 'GLL_SSI_PLATFORM' )
+NAIF_BODY_CODE += ( -77001 )
+"""
+
+
+def write_ssi_addendum(path: Path) -> Path:
+    """The Galileo SSI instrument keywords and the CK frame GLL_SSI_PLATFORM (−77001, oriented by
+    the scan-platform CK relative to J2000), as ISIS's ``ssiAddendum005.ti`` defines them."""
+    keywords = "\n".join(f"INS-77001_{key} = {value}" for key, value in SSI_ADDENDUM.items())
+    return _write_kernel(path, "KPL/IK", "ioflyby digital twin: Galileo SSI keywords of ISIS's ssiAddendum005.ti.",
+                         keywords + "\n" + _SSI_FRAME)

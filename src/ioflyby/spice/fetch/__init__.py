@@ -6,7 +6,7 @@ layout given as ``base_url``) publishes Apache-style HTML directory listings. Fo
 
 1. reads the listings of the directories a mission needs (:mod:`.listing`, :func:`parse_listing`);
 2. picks files by the versions and dates encoded in their names (:func:`plan_kernels`, with the
-   mission's planner such as :func:`~.juno.plan_juno`);
+   mission's planner, :data:`MISSIONS`: :func:`~.juno.plan_juno`, :func:`~.galileo.plan_galileo`);
 3. downloads each into a cache that mirrors the remote relative path (:mod:`.http`,
    :func:`download`: ``.part`` file, HTTP ``Range`` resume, size checks, atomic rename);
 4. writes a metakernel that loads them in the order SPICE needs (:mod:`.metakernel`,
@@ -27,6 +27,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 from ioflyby.errors import FetchError
+from ioflyby.spice.fetch.galileo import plan_galileo, select_galileo_ck, select_galileo_spk
 from ioflyby.spice.fetch.http import (
     DEFAULT_BASE_URL,
     MIRROR_HINT,
@@ -79,9 +80,12 @@ __all__ = [
     "parse_listing",
     "parse_utc",
     "parse_window",
+    "plan_galileo",
     "plan_juno",
     "plan_kernels",
     "remote_size",
+    "select_galileo_ck",
+    "select_galileo_spk",
     "select_juno_ck",
     "select_juno_spk",
     "write_metakernel",
@@ -134,7 +138,7 @@ def default_cache_dir() -> Path:
     return Path(root) / "ioflyby" / "kernels"
 
 
-MISSIONS: dict[str, Callable[..., list[KernelChoice]]] = {"juno": plan_juno}
+MISSIONS: dict[str, Callable[..., list[KernelChoice]]] = {"juno": plan_juno, "galileo": plan_galileo}
 
 
 def plan_kernels(
