@@ -45,8 +45,14 @@ VERBS: dict[str, Verb] = {
     "process": Verb("process_cmd", "Raw products to maps: colour GeoTIFF, PNG, backplanes."),
     "flyby": Verb("flyby_cmd", "Closest approaches and flyby comparisons from SPICE."),
     "demo": Verb("demo_cmd", "The whole chain on the twin, checked: report.html."),
-    "volcano": Verb("volcano_cmd", "Io's volcanoes: the published catalogue."),
+    "volcano": Verb("volcano_cmd", "Io's volcanoes: catalogue and eruption time series."),
     "hotspots": Verb("hotspots_cmd", "Hot spots in raw products: temperature, area, power."),
+    "change": Verb("change_cmd", "What changed on Io's surface between two maps."),
+    "magnetosphere": Verb("magnetosphere_cmd", "Io's and Juno's place in Jupiter's magnetosphere."),
+    "render": Verb("render_cmd", "Full-resolution colour views for people, no fringes."),
+    "movie": Verb("movie_cmd", "Flyby movies: twin trajectory or product sequence."),
+    "batch": Verb("batch_cmd", "Whole archives on dask: resumable, with a catalogue."),
+    "serve": Verb("serve_cmd", "Read-only web viewer of an output folder in Io's CRS."),
 }
 
 
