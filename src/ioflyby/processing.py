@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +105,10 @@ class ProcessResult:
     pointing: dict
     stretch: Stretch
     products: list[str]
+    io_magnetosphere: list[dict] | None = None
+    """Per product, Io's magnetospheric context at its mid-time (target Io;
+    :func:`ioflyby.magnetosphere.io_context_summaries`), None otherwise or when the kernels lack it."""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def grid(self) -> MapGrid:
@@ -125,6 +129,8 @@ class ProcessResult:
             "stretch": self.stretch.to_dict(),
             "coverage_fraction": float(self.map.coverage.mean()),
             "mosaic": self.map.meta if len(self.products) > 1 else None,
+            "io_magnetosphere": self.io_magnetosphere,
+            "notes": self.notes,
         }
 
 
@@ -226,6 +232,7 @@ def process(
         body = Body.from_spice(spec.target or raw[0].target)
         observations = [_observation(p, body, pointing, pointing_prior, accept_degraded) for p in raw]
         grid = spec.grid(observations[0])
+        context, context_note = io_context_at_mid_times(observations)
     with stages.stage("reproject"):
         maps = [
             observation.map(grid, photometry=spec.photometry, minnaert_k=spec.minnaert_k, overlap=spec.overlap,
@@ -249,13 +256,32 @@ def process(
             files = _write(result, Path(out), _stem(raw, spec), image, preview, spec, {
                 "products": [p.product_id for p in raw], "pointing": records, "stretch": stretch.to_dict(),
                 "reprojection": result.meta, "calibration": [record for _, record in images],
+                "io_magnetosphere": context,
             }, images[0][1]["calibration"])
     return ProcessResult(
         map=result, files=files, seconds=stages.seconds,
         framelets=int(sum(p.n_exposures * len(p.filters) for p in raw)),
         pointing=records[0] if len(records) == 1 else {"products": records},
-        stretch=stretch, products=[p.product_id for p in raw],
+        stretch=stretch, products=[p.product_id for p in raw], io_magnetosphere=context,
+        notes=[context_note] if context_note else [],
     )
+
+
+def io_context_at_mid_times(observations: Sequence[Observation]) -> tuple[list[dict] | None, str | None]:
+    """Io's magnetospheric context (``ioflyby.magnetosphere.io_context_summaries``) at each
+    observation's mid-time, tagged with the product and the UTC time, when the target is Io
+    (kernels loaded); (None, None) for other targets, (None, why) when the kernels lack it."""
+    if not observations or observations[0].body.name.upper() != "IO":
+        return None, None
+    from ioflyby.magnetosphere import io_context_summaries
+    from ioflyby.spice import et_to_utc
+
+    ets = np.array([float(np.mean(o.framelet_ets)) for o in observations])
+    summaries, note = io_context_summaries(ets)
+    if summaries is None:
+        return None, note
+    return [{"product_id": o.product.product_id, "time_utc": et_to_utc(et), **summary}
+            for o, et, summary in zip(observations, ets, summaries)], None
 
 
 def _stem(raw: Sequence[RawProduct], spec: MapSpec) -> str:

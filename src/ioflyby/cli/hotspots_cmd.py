@@ -23,7 +23,8 @@ def _number(value, digits: int) -> str:
 def _print(result: dict) -> None:
     detections = result["detections"]
     table = Table(title=f"Hot spots: {len(detections)} in {len(result['products'])} product(s)")
-    for column in ("time (UTC)", "lat °", "lon °E", "σ km", "T colour K", "area km²", "power GW", "SNR", "catalogue"):
+    for column in ("time (UTC)", "lat °", "lon °E", "σ km", "T colour K", "area km²", "power GW", "SNR", "catalogue",
+                   "Io S III °W"):
         table.add_column(column, justify="left" if column in ("time (UTC)", "catalogue") else "right")
     for d in detections:
         snr = max((b["snr"] for b in d["bands"].values()), default=0.0)
@@ -33,9 +34,12 @@ def _print(result: dict) -> None:
                       f"{_number(d['color_temperature_k'], 0)} ± {_number(d['temperature_sigma_k'], 0)}",
                       f"{_number(d['area_km2'], 4)} ± {_number(d['area_sigma_km2'], 4)}",
                       f"{_number(d['power_gw'], 3)} ± {_number(d['power_sigma_gw'], 3)}", _number(snr, 1),
-                      f"{match['name']} ({match['distance_km']:.1f} km)" if match else "—")
+                      f"{match['name']} ({match['distance_km']:.1f} km)" if match else "—",
+                      _number((d.get("io_magnetosphere") or {}).get("system3_lon_west_deg"), 1))
     console.print(table)
     console.print(result["uncertainties"])
+    for note in result.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
     for path in result["outputs"]:
         console.print(f"wrote {path}")
 
@@ -59,8 +63,10 @@ def hotspots(
 ) -> None:
     """Find hot spots in the framelets (before map projection), measure them in every band by PSF
     photometry and fit a black body: colour temperature, emitting area and power with their
-    uncertainties, each matched to the nearest catalogued source. Positions are planetocentric
-    latitude and east longitude."""
+    uncertainties, each matched to the nearest catalogued source, with Io's magnetospheric context
+    at its time (System III west longitude, centrifugal and magnetic latitude, distance, shadow;
+    null and a note when the kernels lack Jupiter or Io). Positions are planetocentric latitude
+    and east longitude."""
     from ioflyby.fileio import check_out
     from ioflyby.spice.kernelset import kernel_paths
     from ioflyby.volcano.hotspots import HotSpotConfig, find_hot_spots

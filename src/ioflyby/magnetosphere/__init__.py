@@ -7,9 +7,12 @@ models, tracer and correlation tests need none. See docs/magnetosphere.md.
 """
 
 from ioflyby.magnetosphere.context import (
+    IO_SUMMARY_CONVENTION,
+    IO_SUMMARY_KEYS,
     ContextSample,
     MagnetosphericContext,
     io_context,
+    io_context_summaries,
     magnetospheric_context,
 )
 from ioflyby.magnetosphere.correlate import (
@@ -38,6 +41,8 @@ def magnetosphere_report_section(*args, **kwargs):
 
 
 __all__ = [
+    "IO_SUMMARY_CONVENTION",
+    "IO_SUMMARY_KEYS",
     "R_J_KM",
     "ContextSample",
     "FieldModel",
@@ -49,6 +54,7 @@ __all__ = [
     "centrifugal_equator_latitude",
     "dipole_axis",
     "io_context",
+    "io_context_summaries",
     "jrm33_coefficients",
     "lagged_correlation",
     "linear_dependence",

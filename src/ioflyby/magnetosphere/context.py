@@ -224,6 +224,32 @@ def io_context(ets: Sequence[float] | np.ndarray, trace: bool = True) -> Magneto
     return magnetospheric_context(ets, "IO", trace=trace)
 
 
+IO_SUMMARY_KEYS = ("system3_lon_west_deg", "centrifugal_lat_deg", "magnetic_lat_deg", "distance_rj", "local_time_h",
+                   "in_shadow")
+"""What a hot-spot detection or a product report carries of Io's context (keys of :meth:`ContextSample.to_json`)."""
+IO_SUMMARY_CONVENTION = ("Io at that time: System III (1965) west longitude (deg, IAU_JUPITER), centrifugal "
+                         "(Phipps & Bagenal 2021) and magnetic (JRM33 dipole) latitude (deg), distance from Jupiter "
+                         "(R_J = 71492 km), local time (h), in Jupiter's shadow")
+
+
+def io_context_summaries(ets: Sequence[float] | np.ndarray) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """Io's context (:data:`IO_SUMMARY_KEYS`, no field-line tracing) at each of ``ets``, computed in
+    one call, with kernels holding Io, Jupiter and the Sun relative to Jupiter and a PCK for
+    IAU_JUPITER loaded. When the kernels lack them: (None, a one-line note saying why) — the
+    callers (hot spots, product reports) carry null rather than fail."""
+    from spiceypy.utils.exceptions import SpiceyError
+
+    from ioflyby.errors import IoflybyError
+
+    try:
+        context = io_context(ets, trace=False)
+    except (IoflybyError, SpiceyError) as exc:
+        reason = str(exc).split("; loaded:")[0].splitlines()[0]
+        return None, (f"no magnetospheric context (io_magnetosphere null): the kernels lack what it needs "
+                      f"(Io, Jupiter and the Sun relative to Jupiter, a PCK for IAU_JUPITER) — {reason}")
+    return [{key: context[i].to_json()[key] for key in IO_SUMMARY_KEYS} for i in range(len(context))], None
+
+
 def _trace_in_chunks(positions: np.ndarray, model: FieldModel, on_traced: Callable[[int], None] | None) -> Traces:
     parts = []
     for start in range(0, len(positions), TRACE_CHUNK):

@@ -32,6 +32,12 @@ exact (docs/volcano.md, "Hot spots"):
    (:func:`mean_dn_table`), not its nominal value, so the photometry is unbiased.
 5. **Catalogue**: the nearest Davies/Mura source within 3 σ (position σ and the catalogue's
    ``catalogue_position_sigma_km`` in quadrature).
+6. **Magnetospheric context**: Io's place in Jupiter's magnetosphere at each detection's time
+   (:func:`ioflyby.magnetosphere.io_context`, one SPICE call per product's batch of detection
+   times, never per pixel): System III (1965) west longitude, centrifugal and magnetic latitude,
+   distance from Jupiter in R_J, local time, whether Io is in Jupiter's shadow. When the kernels
+   lack Jupiter or Io (e.g. real products with no satellite ephemeris loaded) each detection
+   carries ``io_magnetosphere: null`` and the result a one-line note; the search never fails on it.
 
 Units: radiance W m⁻² sr⁻¹ nm⁻¹ (band average; ``radiance`` is the source's flux spread over one
 pixel footprint), temperatures K, areas km², power GW, positions planetocentric latitude and
@@ -59,6 +65,7 @@ from ioflyby.fileio import AtomicFiles
 from ioflyby.geometry import planetocentric_latlon
 from ioflyby.ingest.companding import SQROOT_MAX_DN, compand_sqroot, decompanding_table
 from ioflyby.ingest.product import RawProduct, format_utc, parse_utc
+from ioflyby.magnetosphere import IO_SUMMARY_CONVENTION, IO_SUMMARY_KEYS
 from ioflyby.observation import Observation
 from ioflyby.volcano.thermal import (
     JUNOCAM_PSF_SIGMA_PX,
@@ -203,6 +210,8 @@ class Detection:
     fit: ThermalFit
     looks: tuple[Look, ...]
     catalogue_match: dict | None = None
+    io_magnetosphere: dict | None = None
+    """Io's magnetospheric context at ``et`` (:data:`ioflyby.magnetosphere.IO_SUMMARY_KEYS`), None when not computable."""
 
     @property
     def snr(self) -> float:
@@ -232,7 +241,8 @@ class Detection:
             "area_km2": fit.area_km2, "area_sigma_km2": fit.area_sigma_km2,
             "power_gw": fit.power_gw, "power_sigma_gw": fit.power_sigma_gw,
             "bands_used": list(fit.bands_used), "fit_snr": self.fit_snr, "systematic": fit.systematic,
-            "catalogue_match": self.catalogue_match, "looks": [look.to_json() for look in self.looks],
+            "catalogue_match": self.catalogue_match, "io_magnetosphere": self.io_magnetosphere,
+            "looks": [look.to_json() for look in self.looks],
         }
 
 
@@ -251,6 +261,8 @@ class HotSpots:
     views: dict[str, tuple[np.ndarray, tuple[str, ...]]] = field(default_factory=dict, repr=False)
     """Per product id: its linear framelets [exposure, filter, line, sample] (DN) and filter names,
     for the hot-spot map (:meth:`write_maps`)."""
+    notes: list[str] = field(default_factory=list)
+    """One line per thing a person should know (e.g. why the magnetospheric context is missing)."""
 
     def to_json(self) -> dict:
         return _json_ready({
@@ -258,7 +270,9 @@ class HotSpots:
             "candidates": self.candidates, "rejected_groups": self.rejected, "seconds": round(self.seconds, 3),
             "uncertainties": "*_sigma_* from the image noise; systematic: band throughput "
                              f"±{100 * self.config.band_throughput_sigma:.0f} % per band propagated the same way",
-            "conventions": "planetocentric latitude, east longitude (deg); radiance W m-2 sr-1 nm-1 over one pixel",
+            "conventions": "planetocentric latitude, east longitude (deg); radiance W m-2 sr-1 nm-1 over one pixel; "
+                           f"io_magnetosphere: {IO_SUMMARY_CONVENTION}",
+            "notes": self.notes,
         })
 
     def write(self, out: str | Path, stem: str) -> list[Path]:
@@ -293,6 +307,8 @@ class HotSpots:
             match = row.pop("catalogue_match")
             row["catalogue_name"] = match["name"] if match else ""
             row["catalogue_distance_km"] = match["distance_km"] if match else ""
+            context = d.io_magnetosphere or {}
+            row.update({f"io_{key}": context.get(key, "") for key in IO_SUMMARY_KEYS})
             row["bands_used"] = "/".join(d.fit.bands_used)
             row.update({f"systematic_{k}": v for k, v in d.fit.systematic.items()})
             for b in bands:
@@ -326,15 +342,19 @@ class HotSpots:
                 "features": features}
 
     def markdown(self) -> str:
-        head = "| # | time (UTC) | lat ° | lon °E | σ km | T colour K | area km² | power GW | max SNR | catalogue |"
-        lines = [head, "|" + "---|" * 10]
+        head = ("| # | time (UTC) | lat ° | lon °E | σ km | T colour K | area km² | power GW | max SNR | catalogue "
+                "| Io System III °W | Io centrifugal lat ° |")
+        lines = [head, "|" + "---|" * 12]
         for i, d in enumerate(self.detections, 1):
             f = d.fit
             match = d.catalogue_match["name"] if d.catalogue_match else "—"
+            context = d.io_magnetosphere or {}
             lines.append(f"| {i} | {d.time_utc} | {d.lat_deg:.2f} | {d.lon_east_deg:.2f} | {d.position_sigma_km:.2f} | "
                          f"{_pm(f.color_temperature_k, f.temperature_sigma_k, 0)} | "
                          f"{_pm(f.area_km2, f.area_sigma_km2, 4)} | {_pm(f.power_gw, f.power_sigma_gw, 3)} | "
-                         f"{d.snr:.1f} | {match} |")
+                         f"{d.snr:.1f} | {match} | {_fixed(context.get('system3_lon_west_deg'), 2)} | "
+                         f"{_fixed(context.get('centrifugal_lat_deg'), 2)} |")
+        lines.extend(f"\nNote: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
@@ -403,6 +423,10 @@ def _json_ready(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _fixed(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _pm(value: float, sigma: float, digits: int) -> str:
@@ -780,10 +804,14 @@ def detect_hot_spots(
     units: str = "DN",
     config: HotSpotConfig | None = None,
     catalogue: bool = True,
+    magnetosphere: bool = True,
 ) -> HotSpots:
     """Find and fit the hot spots of one observation (its poses must be known). ``images``: linear
     framelets (default: the decompanded product) in ``units`` (see :func:`linear_dn`);
-    ``catalogue``: associate each detection with the nearest catalogue source (target Io only)."""
+    ``catalogue``: associate each detection with the nearest catalogue source (target Io only);
+    ``magnetosphere``: give each detection Io's magnetospheric context at its time (target Io
+    only; the kernels with Jupiter, Io and the Sun loaded, else null and a note, see
+    :func:`with_io_context`)."""
     began = time.perf_counter()
     config = config or HotSpotConfig()
     frames = _Framelets(observation, linear_dn(observation, images, units), config)
@@ -807,10 +835,14 @@ def detect_hot_spots(
         detections.append(detection)
     if catalogue and observation.body.name.upper() == "IO":
         detections = associate(detections, config.catalogue_position_sigma_km)
+    notes = []
+    if magnetosphere and observation.body.name.upper() == "IO":
+        detections, note = with_io_context(detections)
+        notes += [f"{observation.product.product_id}: {note}"] if note else []
     detections.sort(key=lambda d: d.et)
     return HotSpots([observation.product.product_id], detections, config, len(candidates), rejected,
                     time.perf_counter() - began,
-                    views={observation.product.product_id: (frames.dn, tuple(observation.product.filters))})
+                    views={observation.product.product_id: (frames.dn, tuple(observation.product.filters))}, notes=notes)
 
 
 def _place(observation: Observation, candidates: Sequence[_Candidate], max_emission_deg: float) -> list[_Placed]:
@@ -1047,6 +1079,21 @@ def _utc(observation: Observation, et: float) -> str:
     return format_utc(moment + timedelta(seconds=et - label_et))
 
 
+def with_io_context(detections: list[Detection]) -> tuple[list[Detection], str | None]:
+    """``detections`` with Io's magnetospheric context at their times (``io_magnetosphere``:
+    :func:`ioflyby.magnetosphere.io_context_summaries`, one call for the whole batch); when the
+    loaded kernels cannot give it, every detection gets None and the one-line note returned says
+    why (the detections are never lost over it)."""
+    from ioflyby.magnetosphere import io_context_summaries
+
+    if not detections:
+        return detections, None
+    summaries, note = io_context_summaries(np.array([d.et for d in detections]))
+    if summaries is None:
+        return [replace(d, io_magnetosphere=None) for d in detections], note
+    return [replace(d, io_magnetosphere=summary) for d, summary in zip(detections, summaries)], None
+
+
 def associate(detections: list[Detection], catalogue_sigma_km: float) -> list[Detection]:
     """Each detection with its nearest Davies/Mura source when within 3 σ (detection σ and
     ``catalogue_sigma_km`` in quadrature): ``catalogue_match`` = {name, iau_name, source, distance_km}."""
@@ -1075,11 +1122,13 @@ def find_hot_spots(
     config: HotSpotConfig | None = None,
     calibration_dir: str | Path | None = None,
     on_product: Callable[[str], None] | None = None,
+    magnetosphere: bool = True,
 ) -> HotSpots:
     """Hot spots of every product (each detected on its own: a source seen in several products
     is reported once per product). ``pointing``: "kernels" (the CK) or "solve" (from each
     product's limb); ``calibration_dir``: calibrate first (DN/s), else the decompanded DN;
-    ``on_product(product_id)`` is called as each product starts."""
+    ``on_product(product_id)`` is called as each product starts; ``magnetosphere``: Io's
+    magnetospheric context on each detection (see :func:`detect_hot_spots`)."""
     from ioflyby.errors import MissingAttitudeError
     from ioflyby.geometry import Body
     from ioflyby.ingest import read_product
@@ -1108,7 +1157,15 @@ def find_hot_spots(
                                            "solve the pointing from the image instead (pointing='solve')")
             images, _ = framelet_images(product, None if calibration_dir is None else Path(calibration_dir))
             units = "DN" if calibration_dir is None else "DN/s"
-            results.append(detect_hot_spots(observation, images, units, config))
-    return HotSpots([p.product_id for p in raw], [d for r in results for d in r.detections], config,
-                    sum(r.candidates for r in results), sum(r.rejected for r in results), time.perf_counter() - began,
-                    views={k: v for r in results for k, v in r.views.items()})
+            results.append(detect_hot_spots(observation, images, units, config, magnetosphere=magnetosphere))
+    return merge(results, [p.product_id for p in raw], config, time.perf_counter() - began)
+
+
+def merge(results: Sequence[HotSpots], products: Sequence[str], config: HotSpotConfig,
+          seconds: float | None = None) -> HotSpots:
+    """One :class:`HotSpots` of the per-product ``results`` (detections, counts, views, notes)."""
+    return HotSpots(list(products), [d for r in results for d in r.detections], config,
+                    sum(r.candidates for r in results), sum(r.rejected for r in results),
+                    sum(r.seconds for r in results) if seconds is None else seconds,
+                    views={k: v for r in results for k, v in r.views.items()},
+                    notes=[n for r in results for n in r.notes])
