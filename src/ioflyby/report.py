@@ -1,7 +1,8 @@
 """A self-contained HTML report: sections of text, tables and images (relative links).
 
 Used by ``ioflyby demo``; any job that wants a page a person can read can build a :class:`Report`.
-Written atomically: the page appears complete or not at all.
+Figures are shown at most 520 px wide; each links to its image at full resolution (click to
+enlarge) and its caption gives that size. Written atomically: the page appears complete or not at all.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure img { max-width: 520px; max-height: 520px; border: 1px solid #ddd; background: #000; }
-figcaption { font-size: 0.85em; color: #555; max-width: 520px; }
+figure img { max-width: 520px; max-height: 520px; border: 1px solid #ddd; background: #000; cursor: zoom-in; }
+figure a:hover img { border-color: #888; }
+figcaption { font-size: 0.85em; color: #555; max-width: 520px; } .full { color: #888; }
 .ok { color: #176f2c; font-weight: bold; } .fail { color: #b00020; font-weight: bold; }
 """
 
@@ -57,6 +59,18 @@ def _cell(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _full_size(path: Path) -> str:
+    """" (W × H px, click to enlarge)" for an image a browser shows scaled down, from its header."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError):
+        return ""
+    return f" <span class='full'>({width} × {height} px, click to enlarge)</span>"
+
+
 def _table_html(caption: str, rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
@@ -79,6 +93,11 @@ class Report:
         self.sections.append(part)
         return part
 
+    def add(self, part: Section) -> Section:
+        """Append a section built elsewhere (e.g. by a science package's ``*_report_section``)."""
+        self.sections.append(part)
+        return part
+
     def render(self, page_dir: Path) -> str:
         """The page as HTML text, image paths made relative to ``page_dir``."""
         parts = [
@@ -93,8 +112,9 @@ class Report:
             for path, caption in part.figures:
                 link = html.escape(os.path.relpath(path, page_dir))
                 parts.append(
-                    f"<figure><a href='{link}'><img src='{link}' alt='{html.escape(caption)}'></a>"
-                    f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+                    f"<figure><a href='{link}' title='click to enlarge: the full image'><img src='{link}' "
+                    f"alt='{html.escape(caption)}'></a><figcaption>{html.escape(caption)}"
+                    f"{_full_size(path)}</figcaption></figure>"
                 )
         parts.append("</body></html>")
         return "\n".join(parts)

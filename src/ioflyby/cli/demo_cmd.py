@@ -37,6 +37,15 @@ def _print_summary(summary: dict) -> None:
     console.print(
         f"C/A found vs twin truth: {summary['ca_time_error_s'] * 1e3:.3f} ms, {summary['ca_altitude_error_km'] * 1e3:.1f} m"
     )
+    for row in summary.get("changes", {}).get("recovered", []):
+        console.print(f"new {row['shape']} ({row['kind']}) found: {row['found_area_km2']:,.0f} km² of "
+                      f"{row['true_area_km2']:,.0f} km² injected (IoU {row['iou']:.3f})")
+    io_at_ca = summary.get("magnetosphere", {}).get("io_at_ca")
+    if io_at_ca:
+        console.print(f"Io at C/A: System III {io_at_ca['system3_lon_west_deg']:.2f}° W, centrifugal latitude "
+                      f"{io_at_ca['centrifugal_lat_deg']:+.2f}°, {io_at_ca['distance_rj']:.3f} R_J")
+    if "viewer" in summary:
+        console.print(f"browse the outputs: {summary['viewer']['command']} → {summary['viewer']['url']}")
     console.print("seconds per stage: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     console.print(f"report: [bold]{summary['report']}[/]")
 
@@ -46,10 +55,13 @@ def demo(
     out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for the twin, maps, plots and report.html; replaced on every run, so it must be new, empty or an earlier demo output."),
     scenario: str = typer.Option("pj57", "--scenario", help="Twin scenario to reconstruct: pj57, pj58 or galileo-i32."),
     map_width: int = typer.Option(1024, "--map-width", help="Width in cells of the orthographic and perspective maps."),
+    movie: bool = typer.Option(False, "--movie", help="Also make a short flyby movie of the twin (MP4, a few seconds)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Simulate the scenario's twin, read its raw products, solve their pointing from Io's limb,
     map them (orthographic, global mosaic, perspective), compare the flyby with the other twins,
+    find the hot spots (with Io's magnetospheric context) and what changed between PJ57 and PJ58,
+    add the magnetospheric panel, the eruption time series and a full-resolution rendered view,
     check every result against the twin's truth and write OUT/report.html."""
     from ioflyby.demo import STAGES, DemoSettings, run_demo
     from ioflyby.errors import GeometryError
@@ -57,7 +69,7 @@ def demo(
 
     if not 16 <= map_width <= math.isqrt(MAX_CELLS):
         raise GeometryError(f"--map-width {map_width}: give 16 to {math.isqrt(MAX_CELLS)} cells")
-    settings = DemoSettings(scenario=scenario, map_width=map_width)
+    settings = DemoSettings(scenario=scenario, map_width=map_width, movie=movie)
     with progress(disable=as_json) as bar:
         task = bar.add_task("demo", total=len(STAGES))
 

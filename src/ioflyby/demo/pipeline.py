@@ -1,12 +1,17 @@
 """``ioflyby demo``: the PJ57 flyby end to end on the embedded digital twin, as a report.
 
 Stages (each timed): simulate the scenario's twin (kernels + raw products, with injected timing
-and attitude errors) and the comparison twins (kernels only) → read the products → solve the
-pointing of each from Io's limb → map them (orthographic colour of the closest image, a global
-equirectangular mosaic, a perspective view) with the solved pointing → search the flybys and
-compare them → find the hot spots of every product (the twin carries Davies et al.'s catalogued
-sources with their published temperature and area) and say which were detected, which missed and
-why → measure every result against the twin's truth → write ``report.html``.
+and attitude errors) and the comparison twins (kernels only; pj57's later epoch pj58, when
+compared, also with one short image of a surface that gained a new lava flow) → read the products → solve the
+pointing of each from Io's limb → map them (orthographic colour of the closest image with a
+graticule and the catalogue's volcano labels, a global equirectangular mosaic, a perspective view)
+with the solved pointing → search the flybys and compare them → find the hot spots of every
+product (the twin carries Davies et al.'s catalogued sources with their published temperature and
+area; each detection with Io's magnetospheric context) and say which were detected, which missed
+and why → find what changed between the two epochs → Io's and Juno's magnetospheric context
+around C/A → the eruption time series → a full-resolution rendered view (and, optionally, a flyby
+movie) → measure every result against the twin's truth → write ``report.html``, which ends with
+the command that opens the outputs in the web viewer.
 
 Needs no file outside the installed packages; outputs are rebuilt on every run (idempotent).
 """
@@ -21,6 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ioflyby.demo import sections
+from ioflyby.demo.changes import CHANGE_EPOCHS, CHANGE_IMAGE, DEMO_FLOW, find_changes
+from ioflyby.demo.figures import draw_graticule
 from ioflyby.demo.volcanoes import VolcanoReport
 from ioflyby.demo.volcanoes import find_volcanoes as _volcanoes
 from ioflyby.errors import IoflybyError
@@ -30,7 +38,7 @@ from ioflyby.ingest import RawProduct, read_product
 from ioflyby.observation import Observation, solve_pointing
 from ioflyby.pointing import PointingSolution
 from ioflyby.processing import MapSpec, ProcessResult, process
-from ioflyby.report import Report
+from ioflyby.report import Report, Section
 from ioflyby.simulate import (
     PlannedImage,
     Twin,
@@ -63,6 +71,20 @@ class DemoSettings:
     catalogue_hot_spots: bool = True
     """Place the catalogue's thermal sources (published T and area) in the scenario's twin and
     report the hot-spot search on them (the "Volcanoes" section)."""
+    changes: bool = True
+    """For a scenario with a later epoch among the ``comparisons`` (pj57 → pj58): give that
+    comparison twin one short image of a surface with a new lava flow and report what changed
+    (about 2–3 s)."""
+    magnetosphere: bool = True
+    """Io's and the spacecraft's magnetospheric context around C/A (about 1 s)."""
+    timeseries: bool = True
+    """The eruption time-series figures from the catalogue's epochs (about 2 s)."""
+    renders: bool = True
+    """A full-resolution rendered view of the image nearest C/A (about 2 s)."""
+    movie: bool = False
+    """A short flyby movie of the twin (MP4, 90 frames at 640 × 360; several seconds more)."""
+    labels: bool = True
+    """Volcano labels and a graticule on the orthographic map's figure."""
 
 
 @dataclass
@@ -91,7 +113,8 @@ class _Stages:
         self.announce(name, self.done, self.total)
 
 
-STAGES = ("simulate", "read", "pointing", "maps", "flyby", "volcanoes", "accuracy", "report")
+STAGES = ("simulate", "read", "pointing", "maps", "flyby", "volcanoes", "changes", "magnetosphere", "timeseries",
+          "renders", "accuracy", "report")
 
 
 def run_demo(
@@ -145,11 +168,15 @@ def _run_stages(out: Path, settings: DemoSettings, announce: Callable[[str, int,
     stages = _Stages(len(STAGES), announce or (lambda *_: None))
     scenario = get_scenario(settings.scenario)
 
+    later = CHANGE_EPOCHS.get(scenario.name) if settings.changes else None
+    later = later if later in settings.comparisons else None
     with stages.stage("simulate"):
         spots = tuple(catalogue_hot_spots()) if settings.catalogue_hot_spots else ()
         twin = build_twin(scenario, out / "twin" / scenario.name, _twin_options(settings, scenario.images, spots))
         comparison_twins = {
-            name: build_twin(name, out / "twin" / name, _twin_options(settings, ()))
+            name: build_twin(name, out / "twin" / name,
+                             _twin_options(settings, (CHANGE_IMAGE,), changes=(DEMO_FLOW,)) if name == later
+                             else _twin_options(settings, ()))
             for name in settings.comparisons
         }
     with stages.stage("read"):
@@ -167,22 +194,50 @@ def _run_stages(out: Path, settings: DemoSettings, announce: Callable[[str, int,
         flyby = compare_encounters(cases, out / "flyby", half_width_s=FLYBY_HALF_WIDTH_S)
     with stages.stage("volcanoes"):
         volcanoes = _volcanoes(products, solutions, twin, out / "volcanoes") if settings.catalogue_hot_spots else None
+    extra: dict[str, tuple] = {}
+    with stages.stage("changes"):
+        changes = None
+        if later:
+            changes = find_changes(maps["mosaic"].files["linear"], comparison_twins[later], settings.mosaic_resolution_km,
+                                   out / "changes")
+    ca_utc = flyby.encounters[0]["time_utc"]
+    with stages.stage("magnetosphere"):
+        if settings.magnetosphere:
+            extra["magnetosphere"] = sections.magnetosphere_part(twin.metakernel, ca_utc, out / "magnetosphere")
+    with stages.stage("timeseries"):
+        if settings.timeseries:
+            extra["timeseries"] = sections.timeseries_part(out / "timeseries")
+    with stages.stage("renders"):
+        if settings.renders:
+            extra["renders"] = sections.renders_part(twin.products[nearest_ca], twin.metakernel, out / "renders",
+                                                     scenario.name, settings.movie)
     with stages.stage("accuracy"):
         accuracy = _accuracy(products, solutions, maps, flyby, twin)
     with stages.stage("report"):
         summary = _summary(scenario.name, flyby, accuracy, products, maps)
         if volcanoes is not None:
             summary["volcanoes"] = volcanoes.summary()
-        report = _write_report(out, scenario, summary, accuracy, flyby, maps, products, stages.seconds, volcanoes)
+        if changes is not None:
+            summary["changes"] = changes.summary()
+        if settings.labels:
+            summary["maps_labelled"] = {"orthographic": str(_labelled_orthographic(maps["orthographic"]))}
+        extra["viewer"] = sections.viewer_part(out)
+        summary.update({name: part[1] for name, part in extra.items()})
+        later_name = get_scenario(later).name.upper() if later else ""
+        report = _write_report(out, scenario, summary, accuracy, flyby, maps, products, stages.seconds, volcanoes,
+                               changes.section(scenario.name.upper(), later_name) if changes else None,
+                               {name: part[0] for name, part in extra.items()})
     summary["seconds"] = dict(stages.seconds)
     summary["report"] = str(report)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return DemoResult(report, summary, dict(stages.seconds))
 
 
-def _twin_options(settings: DemoSettings, images: Sequence[PlannedImage], hot_spots: tuple = ()) -> TwinOptions:
+def _twin_options(settings: DemoSettings, images: Sequence[PlannedImage], hot_spots: tuple = (),
+                  changes: tuple = ()) -> TwinOptions:
     return TwinOptions(
         hot_spots=hot_spots,
+        surface_changes=changes,
         timing_offset_s=INJECTED_TIMING_OFFSET_S,
         attitude_error_deg=INJECTED_ATTITUDE_ERROR_DEG,
         attitude_error_axis_sc=INJECTED_ERROR_AXIS_SC,
@@ -204,7 +259,8 @@ def _make_maps(
     closest = [nearest_ca]
     checked = {"science": True, "backplanes": True}  # linear bands + lat/lon for the accuracy check
     jobs = {
-        "orthographic": (closest, MapSpec(projection="orthographic", width=settings.map_width, **checked)),
+        "orthographic": (closest, MapSpec(projection="orthographic", width=settings.map_width, labels=settings.labels,
+                                          **checked)),
         "mosaic": (
             range(len(products)),
             MapSpec(
@@ -218,6 +274,12 @@ def _make_maps(
         name: process([products[i] for i in chosen], [metakernel], spec, out / name, pointing=solutions)
         for name, (chosen, spec) in jobs.items()
     }
+
+
+def _labelled_orthographic(result: ProcessResult) -> Path:
+    """The orthographic map's labelled preview with a 30° graticule drawn over it."""
+    preview = result.files["preview"]
+    return draw_graticule(preview, result.map.grid, preview.with_name(preview.stem + "_graticule.png"))
 
 
 def _accuracy(products, solutions, maps: dict[str, ProcessResult], flyby: EncounterComparison, twin: Twin) -> dict:
@@ -270,7 +332,8 @@ def _summary(name, flyby: EncounterComparison, accuracy, products, maps: dict[st
 
 
 def _write_report(out, scenario, summary, accuracy, flyby, maps, products, seconds,
-                  volcanoes: VolcanoReport | None = None) -> Path:
+                  volcanoes: VolcanoReport | None = None, changes: Section | None = None,
+                  parts: dict[str, Section] | None = None) -> Path:
     ca = summary["closest_approach"]
     report = Report(
         f"ioflyby demo: {scenario.description}",
@@ -283,8 +346,15 @@ def _write_report(out, scenario, summary, accuracy, flyby, maps, products, secon
         "mosaic": f"Global equirectangular mosaic of {len(products)} products (Lambert-corrected)",
         "perspective": "Perspective view from the spacecraft at mid-image",
     }
+    labelled = summary.get("maps_labelled", {})
+    if labelled:
+        captions["orthographic"] += ("; 30° graticule (meridians in °W), Davies et al. (2024) hot spots by power "
+                                     "and their names")
     for name, caption in captions.items():
-        pictures.figure(Path(summary["maps"][name]), caption)
+        pictures.figure(Path(labelled.get(name) or summary["maps"][name]), caption)
+    parts = parts or {}
+    if "renders" in parts:
+        report.add(parts["renders"])
     flyby_part = report.section("Flyby geometry and comparison")
     flyby_part.table("Closest approaches (from the SPICE kernels of each twin)", [
         {"flyby": row["label"], "C/A (UTC)": row["time_utc"], "altitude (km)": row["altitude_km"],
@@ -314,4 +384,9 @@ def _write_report(out, scenario, summary, accuracy, flyby, maps, products, secon
     ])
     if volcanoes is not None:
         volcanoes.add_section(report)
+    if changes is not None:
+        report.add(changes)
+    for name in ("timeseries", "magnetosphere", "viewer"):
+        if name in parts:
+            report.add(parts[name])
     return report.write(out / "report.html")

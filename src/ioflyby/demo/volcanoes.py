@@ -29,7 +29,7 @@ from ioflyby.volcano.completeness import (
     trial_rows,
     truth_trials,
 )
-from ioflyby.volcano.hotspots import HotSpotConfig, HotSpots, detect_hot_spots
+from ioflyby.volcano.hotspots import HotSpotConfig, HotSpots, detect_hot_spots, merge
 
 TABLE_ROWS = 4
 """The sources listed: the detected ones and the most promising missed ones (best expected SNR)."""
@@ -48,6 +48,8 @@ class VolcanoReport:
         return {"imaged_sources": len(self.sources), "detected": sum(r["detected"] for r in self.sources),
                 "detections": len(self.found.detections),
                 "matched_to_catalogue": sum(d.catalogue_match is not None for d in self.found.detections),
+                "with_io_magnetosphere": sum(d.io_magnetosphere is not None for d in self.found.detections),
+                "notes": list(self.found.notes),
                 "files": {k: str(v) for k, v in self.files.items()}}
 
     def add_section(self, report: Report) -> None:
@@ -63,12 +65,23 @@ class VolcanoReport:
             part.table("Detections (colour temperature, area, power with 1σ noise)", [
                 {"lat (deg)": d.lat_deg, "lon E (deg)": d.lon_east_deg, "T (K)": d.fit.color_temperature_k,
                  "area (km²)": d.fit.area_km2, "power (GW)": d.fit.power_gw, "SNR": d.snr,
-                 "catalogue": d.catalogue_match["name"] if d.catalogue_match else "—"}
+                 "catalogue": d.catalogue_match["name"] if d.catalogue_match else "—",
+                 **_context_columns(d.io_magnetosphere)}
                 for d in self.found.detections])
+        for note in self.found.notes:
+            part.text(f"Note: {note}")
         if "map" in self.files:
             part.figure(self.files["map"], "Hot-spot map (RED framelets; circles by power)")
         if "completeness" in self.files:
             part.figure(self.files["completeness"], "Completeness of the catalogued sources")
+
+
+def _context_columns(context: dict | None) -> dict:
+    """Io's magnetospheric context at a detection's time, as table columns ("—" when unknown)."""
+    context = context or {}
+    return {"Io System III (°W)": context.get("system3_lon_west_deg", "—"),
+            "Io centrifugal lat (°)": context.get("centrifugal_lat_deg", "—"),
+            "Io in shadow": {True: "yes", False: "no"}.get(context.get("in_shadow"), "—")}
 
 
 def _row(source: dict) -> dict:
@@ -88,9 +101,7 @@ def find_volcanoes(products: list[RawProduct], solutions: list[PointingSolution]
         for product, solution in zip(products, solutions):
             observation = Observation(product).with_pointing(solution)
             results.append(detect_hot_spots(observation, config=config))
-    found = HotSpots([p.product_id for p in products], [d for r in results for d in r.detections], config,
-                     sum(r.candidates for r in results), sum(r.rejected for r in results),
-                     sum(r.seconds for r in results), views={k: v for r in results for k, v in r.views.items()})
+    found = merge(results, [p.product_id for p in products], config)
     sources, imaged = _sources(products, twin, found, config)
     out.mkdir(parents=True, exist_ok=True)
     files = dict(zip(("csv", "geojson", "md"), found.write(out, "demo")))
