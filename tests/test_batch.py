@@ -343,3 +343,17 @@ def test_summary_cli(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["batch", "--summary", str(tmp_path / "nothing")])
     assert exit_info.value.code == 2
+
+
+def test_hotspot_rows_carry_ios_context():
+    """A detection's ``io_magnetosphere`` lands in the ``io_*`` columns; a null one leaves them empty."""
+    from ioflyby.batch.catalogue import hotspot_rows
+
+    context = {"system3_lon_west_deg": 131.75, "centrifugal_lat_deg": 2.38, "magnetic_lat_deg": 4.41,
+               "distance_rj": 5.91, "local_time_h": 16.07, "in_shadow": False}
+    result = {"key": "k", "product_id": "P", "hotspots": [
+        {"time_utc": "2023-12-30T08:36:00", "lat_deg": 1.0, "io_magnetosphere": context},
+        {"time_utc": "2023-12-30T08:36:01", "lat_deg": 2.0, "io_magnetosphere": None}]}
+    with_context, without = hotspot_rows(result)
+    assert {k: with_context[f"io_{k}"] for k in context} == context
+    assert not any(k.startswith("io_") for k in without)

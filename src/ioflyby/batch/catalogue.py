@@ -33,7 +33,10 @@ HOTSPOT_COLUMNS = {
     "incidence_deg": "REAL", "km_per_px": "REAL", "color_temperature_k": "REAL", "temperature_sigma_k": "REAL",
     "area_km2": "REAL", "area_sigma_km2": "REAL", "power_gw": "REAL", "power_sigma_gw": "REAL",
     "bands_used": "TEXT", "catalogue_name": "TEXT", "catalogue_distance_km": "REAL",
+    "io_system3_lon_west_deg": "REAL", "io_centrifugal_lat_deg": "REAL", "io_magnetic_lat_deg": "REAL",
+    "io_distance_rj": "REAL", "io_local_time_h": "REAL", "io_in_shadow": "INTEGER",
 }
+"""One row per detection; ``io_*``: Io's magnetospheric context at its time (``io_magnetosphere``)."""
 
 
 def connect(out: Path) -> sqlite3.Connection:
@@ -85,6 +88,8 @@ def hotspot_rows(result: dict) -> list[dict]:
         row.update(key=result["key"], n=n, product_id=result.get("product_id"),
                    bands_used="/".join(d.get("bands_used") or []), catalogue_name=match.get("name"),
                    catalogue_distance_km=match.get("distance_km"))
+        row.update({f"io_{name}": value for name, value in (d.get("io_magnetosphere") or {}).items()
+                    if f"io_{name}" in HOTSPOT_COLUMNS})
         rows.append(row)
     return rows
 
