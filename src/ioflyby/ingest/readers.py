@@ -36,6 +36,7 @@ from PIL import Image
 from ioflyby.camera.junocam import FRAMELET_SAMPLES
 from ioflyby.errors import ProductError
 from ioflyby.fileio import check_name, check_regular_file, read_regular_file, shown
+from ioflyby.ingest.pds3 import error_detail, read_pds3_image
 from ioflyby.ingest.product import MAX_LINES, RawProduct, build_product
 from ioflyby.ingest.ssi import is_ssi_product, read_ssi_product
 
@@ -168,12 +169,6 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _detail(exc: Exception) -> str:
-    """A library exception as ``Type: message``, its message cut short for a one-line error."""
-    text = str(exc)
-    return f"{type(exc).__name__}: {text if len(text) <= 120 else text[:117] + '...'}"
-
-
 def _decode_png(raw: bytes, where: str) -> np.ndarray:
     """8-bit greyscale PNG -> (lines, 1648) uint8; header checked before any pixel is decoded."""
     try:
@@ -188,7 +183,7 @@ def _decode_png(raw: bytes, where: str) -> np.ndarray:
             f"{FRAMELET_SAMPLES} at most); refusing to decode it"
         ) from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad headers
-        raise ProductError(f"{where}: not a readable PNG ({_detail(exc)})") from None
+        raise ProductError(f"{where}: not a readable PNG ({error_detail(exc)})") from None
     if width != FRAMELET_SAMPLES:
         raise ProductError(f"{where}: PNG is {width} pixels wide; JunoCam raw images are {FRAMELET_SAMPLES} wide")
     if height > MAX_LINES:
@@ -201,7 +196,7 @@ def _decode_png(raw: bytes, where: str) -> np.ndarray:
             image.load()
             array = np.asarray(image, dtype=np.uint8)
     except Exception as exc:  # noqa: BLE001 - truncated/corrupt streams raise OSError, SyntaxError, zlib.error...
-        raise ProductError(f"{where}: PNG data is truncated or corrupt ({_detail(exc)})") from None
+        raise ProductError(f"{where}: PNG data is truncated or corrupt ({error_detail(exc)})") from None
     if array.shape != (height, width):
         raise ProductError(f"{where}: PNG decoded to {array.shape}, expected ({height}, {width})")
     return array
@@ -273,7 +268,7 @@ def _zip_member(zip_path: Path, pattern: str, limit: int) -> tuple[bytes, str]:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
             zlib.error) as exc:
-        raise ProductError(f"{where}: corrupt or unreadable zip ({_detail(exc)})") from None
+        raise ProductError(f"{where}: corrupt or unreadable zip ({error_detail(exc)})") from None
 
 
 def _read_zip_pair(imageset: Path, data: Path) -> RawProduct:
@@ -297,17 +292,6 @@ def _label_path(path: Path) -> Path:
     raise ProductError(f"{path}: its detached PDS3 label (.LBL) is missing beside it")
 
 
-def _plain(value: Any) -> Any:
-    """pdr label values -> JSON-like values (MultiDict -> dict, tuple -> list, quantities kept as dicts)."""
-    if isinstance(value, Mapping) or hasattr(value, "items"):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _check_image_file(label: Path, pointer: Any) -> None:
     """The file the ^IMAGE pointer names (``"NAME"`` or ``("NAME", record)``; a number points into
     the label itself) must be a plain name beside the label, a regular file of bounded size."""
@@ -328,30 +312,17 @@ def _read_pds3(path: Path) -> RawProduct:
     label = _label_path(path)
     where = str(label)
     _read_limited(label, MAX_JSON_BYTES)  # type and size check; pdr reads it again
-    try:
-        import pdr
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = pdr.read(str(label))
-            metadata_raw = data.metadata
-            image_meta = metadata_raw.get("IMAGE")
-            if image_meta is None or not hasattr(image_meta, "get"):
-                raise ProductError(f"{where}: the label has no IMAGE object")
-            lines = image_meta.get("LINES")
-            if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines <= MAX_LINES:
-                raise ProductError(f"{where}: IMAGE LINES = {shown(lines)}; this reader accepts 1 to {MAX_LINES}")
-            if image_meta.get("LINE_SAMPLES") != FRAMELET_SAMPLES:
-                raise ProductError(f"{where}: IMAGE LINE_SAMPLES = {shown(image_meta.get('LINE_SAMPLES'))}; "
-                                   f"JunoCam framelets are {FRAMELET_SAMPLES} wide")
-            _check_image_file(label, metadata_raw.get("^IMAGE"))
-            image = np.asarray(data["IMAGE"])
-    except ProductError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pdr surfaces parser/IO errors of many types
-        raise ProductError(f"{where}: cannot read PDS3 product with pdr ({_detail(exc)})") from None
-    metadata = {k: _plain(v) for k, v in metadata_raw.items() if k != "IMAGE"}
-    image_keys = _plain(image_meta)
+    def check(image_meta: Mapping[str, Any], label_keys: Mapping[str, Any]) -> None:
+        lines = image_meta.get("LINES")
+        if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines <= MAX_LINES:
+            raise ProductError(f"{where}: IMAGE LINES = {shown(lines)}; this reader accepts 1 to {MAX_LINES}")
+        if image_meta.get("LINE_SAMPLES") != FRAMELET_SAMPLES:
+            raise ProductError(f"{where}: IMAGE LINE_SAMPLES = {shown(image_meta.get('LINE_SAMPLES'))}; "
+                               f"JunoCam framelets are {FRAMELET_SAMPLES} wide")
+        _check_image_file(label, label_keys.get("^IMAGE"))
+
+    metadata, image_keys, image = read_pds3_image(label, where, "PDS3 product", check)
     for key in ("LINES", "LINE_SAMPLES", "SAMPLE_BITS", "SAMPLE_TYPE", "SAMPLE_BIT_MASK"):
         if key in image_keys:
             metadata.setdefault(key, image_keys[key])

@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,6 +41,7 @@ import numpy as np
 from ioflyby.camera.ssi import FILTERS, FULL_FRAME_LINES, FULL_FRAME_SAMPLES
 from ioflyby.errors import ProductError
 from ioflyby.fileio import check_name, check_regular_file, read_regular_file, shown
+from ioflyby.ingest.pds3 import read_pds3_image
 from ioflyby.ingest.product import (
     MAX_CLOCK_CHARS,
     RawProduct,
@@ -181,17 +181,6 @@ def is_ssi_product(path: str | Path) -> bool:
 # ---------------------------------------------------------------- reading
 
 
-def _plain(value: Any) -> Any:
-    """pdr label values -> JSON-like values (MultiDict -> dict, tuple -> list)."""
-    if isinstance(value, Mapping) or hasattr(value, "items"):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _image_file(label: Path, pointer: Any, where: str) -> tuple[Path, int]:
     """(file holding the image, its first record) from the ^IMAGE pointer: ``("NAME", record)``,
     ``"NAME"`` (record 1) or a record number in the label's own file."""
@@ -213,8 +202,8 @@ def _image_file(label: Path, pointer: Any, where: str) -> tuple[Path, int]:
     return matches[0], record
 
 
-def _require_layout(image_meta: Mapping[str, Any], metadata: Mapping[str, Any], label: Path, where: str) -> int:
-    """Check the IMAGE object and the file size it implies; return SAMPLE_BITS."""
+def _require_layout(image_meta: Mapping[str, Any], metadata: Mapping[str, Any], label: Path, where: str) -> None:
+    """Check the IMAGE object and the file size it implies (before pdr decodes it)."""
     lines, samples = image_meta.get("LINES"), image_meta.get("LINE_SAMPLES")
     if (lines, samples) not in ((FULL_FRAME_LINES, FULL_FRAME_SAMPLES), (FULL_FRAME_LINES // 2, FULL_FRAME_SAMPLES // 2)):
         raise ProductError(f"{where}: IMAGE is {shown(samples)} × {shown(lines)} (samples × lines); Galileo SSI "
@@ -237,7 +226,6 @@ def _require_layout(image_meta: Mapping[str, Any], metadata: Mapping[str, Any], 
     if size < needed:
         raise ProductError(f"{where}: {image_file.name} holds {size:,} bytes but the label's IMAGE needs {needed:,}: "
                            "the file is truncated (download it again)")
-    return int(bits)
 
 
 def read_ssi_product(path: str | Path) -> SsiProduct:
@@ -250,26 +238,12 @@ def read_ssi_product(path: str | Path) -> SsiProduct:
     if _ISIS_CUBE.search(head):
         raise ProductError(f"{where}: an ISIS cube label, not a PDS3 product; give the SSI EDR/REDR (.LBL and .IMG "
                            "from the Galileo PDS volumes)")
-    try:
-        import pdr
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = pdr.read(str(label))
-            metadata_raw = data.metadata
-            image_meta = metadata_raw.get("IMAGE")
-            if image_meta is None or not hasattr(image_meta, "get"):
-                raise ProductError(f"{where}: the label has no IMAGE object")
-            metadata = {k: _plain(v) for k, v in metadata_raw.items() if k != "IMAGE"}
-            bits = _require_layout(image_meta, metadata, label, where)
-            image = np.asarray(data["IMAGE"])
-    except ProductError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pdr surfaces parser/IO errors of many types
-        text = str(exc)
-        raise ProductError(f"{where}: cannot read the SSI product with pdr ({type(exc).__name__}: "
-                           f"{text if len(text) <= 120 else text[:117] + '...'})") from None
-    image_keys = _plain(image_meta)
+    def check(image_meta: Mapping[str, Any], label_keys: Mapping[str, Any]) -> None:
+        _require_layout(image_meta, label_keys, label, where)
+
+    metadata, image_keys, image = read_pds3_image(label, where, "the SSI product", check)
+    bits = image_keys["SAMPLE_BITS"]
     expected = (image_keys["LINES"], image_keys["LINE_SAMPLES"])
     if image.shape != expected or image.dtype.kind not in "ui":
         raise ProductError(f"{where}: IMAGE decoded to {image.dtype} {image.shape}, expected {expected} "

@@ -31,8 +31,7 @@ from ioflyby.spice.fetch.juno import (
     _choice,
     _Dated,
     _newest_cover,
-    _pick_latest,
-    _pick_named,
+    generic_kernels,
 )
 from ioflyby.spice.fetch.listing import KernelChoice, Lister, ListingEntry
 from ioflyby.spice.fetch.window import Window, overlaps, uncovered
@@ -131,19 +130,7 @@ def plan_galileo(
     the Jovian satellites ``satellites`` (else the highest ``jupNNN.bsp``), then the SPKs of
     :func:`select_galileo_spk` and (unless ``include_ck`` is False) the CKs of
     :func:`select_galileo_ck`. The SSI keywords (ISIS's ssiAddendum005.ti) are not on NAIF's tree."""
-    generic = "generic_kernels/"
-    plan = [
-        _pick_latest(lister, generic + "lsk/", r"naif(\d{4})\.tls", "LSK", "leapseconds kernel"),
-        _pick_latest(lister, generic + "pck/", r"pck(\d{5})\.tpc", "PCK", "planetary constants kernel"),
-        _pick_latest(lister, generic + "pck/", r"gm_de(\d{3})\.tpc", "PCK", "GM kernel"),
-        _pick_sclk(lister),
-        _pick_named(lister, generic + "spk/planets/", planets, "SPK", "--planets"),
-    ]
-    if satellites:
-        plan.append(_pick_named(lister, generic + "spk/satellites/", satellites, "SPK", "--satellites"))
-    else:
-        plan.append(_pick_latest(lister, generic + "spk/satellites/", r"jup(\d{3})\.bsp", "SPK",
-                                 "Jovian satellite ephemeris"))
+    plan = generic_kernels(lister, planets, satellites) + [_pick_sclk(lister)]
     plan += [_choice("SPK", GLL + "spk/", e) for e in select_galileo_spk(lister(GLL + "spk/"), window)]
     if include_ck:
         plan += [_choice("CK", GLL + "ck/", e) for e in select_galileo_ck(lister(GLL + "ck/"), window)]

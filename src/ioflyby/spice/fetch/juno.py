@@ -165,6 +165,26 @@ def _choice(kind: str, directory: str, entry: ListingEntry) -> KernelChoice:
     return KernelChoice(kind, directory + entry.name, entry.size, entry.approx_size)
 
 
+def generic_kernels(lister: Lister, planets: str, satellites: str | None) -> list[KernelChoice]:
+    """The mission-independent kernels: latest ``naif00NN.tls``, ``pck000NN.tpc`` and
+    ``gm_de4NN.tpc``, the planetary SPK named ``planets``, and the Jovian satellites SPK named
+    ``satellites`` or else the highest ``jupNNN.bsp`` (names do not tell coverage; jup365 spans
+    1600–2200)."""
+    generic = "generic_kernels/"
+    plan = [
+        _pick_latest(lister, generic + "lsk/", r"naif(\d{4})\.tls", "LSK", "leapseconds kernel"),
+        _pick_latest(lister, generic + "pck/", r"pck(\d{5})\.tpc", "PCK", "planetary constants kernel"),
+        _pick_latest(lister, generic + "pck/", r"gm_de(\d{3})\.tpc", "PCK", "GM kernel"),
+        _pick_named(lister, generic + "spk/planets/", planets, "SPK", "--planets"),
+    ]
+    if satellites:
+        plan.append(_pick_named(lister, generic + "spk/satellites/", satellites, "SPK", "--satellites"))
+    else:
+        plan.append(_pick_latest(lister, generic + "spk/satellites/", r"jup(\d{3})\.bsp", "SPK",
+                                 "Jovian satellite ephemeris"))
+    return plan
+
+
 def plan_juno(
     lister: Lister,
     window: Window,
@@ -181,21 +201,12 @@ def plan_juno(
     latest ``juno_vNN.tf``, ``juno_junocam_vNN.ti``, ``jno_sclkscet_NNNNN.tsc``, then the SPKs of
     :func:`select_juno_spk` and (unless ``include_ck`` is False) the CKs of :func:`select_juno_ck`.
     """
-    generic, juno = "generic_kernels/", "JUNO/kernels/"
-    plan = [
-        _pick_latest(lister, generic + "lsk/", r"naif(\d{4})\.tls", "LSK", "leapseconds kernel"),
-        _pick_latest(lister, generic + "pck/", r"pck(\d{5})\.tpc", "PCK", "planetary constants kernel"),
-        _pick_latest(lister, generic + "pck/", r"gm_de(\d{3})\.tpc", "PCK", "GM kernel"),
+    juno = "JUNO/kernels/"
+    plan = generic_kernels(lister, planets, satellites) + [
         _pick_latest(lister, juno + "fk/", r"juno_v(\d+)\.tf", "FK", "Juno frames kernel"),
         _pick_latest(lister, juno + "ik/", r"juno_junocam_v(\d+)\.ti", "IK", "JunoCam instrument kernel"),
         _pick_latest(lister, juno + "sclk/", r"jno_sclkscet_(\d{5})\.tsc", "SCLK", "Juno clock kernel"),
-        _pick_named(lister, generic + "spk/planets/", planets, "SPK", "--planets"),
     ]
-    if satellites:
-        plan.append(_pick_named(lister, generic + "spk/satellites/", satellites, "SPK", "--satellites"))
-    else:
-        plan.append(_pick_latest(lister, generic + "spk/satellites/", r"jup(\d{3})\.bsp", "SPK",
-                                 "Jovian satellite ephemeris"))
     plan += [_choice("SPK", juno + "spk/", e) for e in select_juno_spk(lister(juno + "spk/"), window)]
     if include_ck:
         plan += [_choice("CK", juno + "ck/", e) for e in select_juno_ck(lister(juno + "ck/"), window)]
