@@ -294,7 +294,11 @@ def solve_pointing(
     then refined with tie points to its surface features (``ioflyby.pointing.surface``), which fix
     what a short limb leaves loose; the report names the map and gives the tie-point residuals.
     The solution carries its quality verdict (``solution.quality``); attach it with
-    :meth:`Observation.with_pointing`, which refuses a refused one unless asked to accept it."""
+    :meth:`Observation.with_pointing`, which refuses a refused one unless asked to accept it.
+    A framing camera (``camera.is_framing``: Galileo SSI) is solved as three angles of one camera
+    matrix from its CK pose (:func:`ioflyby.pointing.framing.solve_framing`: limb and/or tie points)."""
+    if observation.camera.is_framing:
+        return _solve_framing(observation, reference)
     if reference is None:
         return solve_loaded(observation.product, prior=prior, align=align, camera=observation.camera)
     import time
@@ -308,6 +312,18 @@ def solve_pointing(
     solution = solve_with_reference(prepare(observation.product, prior, observation.camera), reference, align)[0]
     solution.seconds = time.perf_counter() - clock
     return solution
+
+
+def _solve_framing(observation: Observation, reference: ReferenceMap | str | Path | None):
+    from ioflyby.pointing.framing import solve_framing
+
+    if not observation.has_poses:
+        raise PointingError(f"{observation.product.product_id}: a framing image is pointed from its CK: load the "
+                            f"scan-platform CK covering it ({observation.missing_poses_reason})")
+    if reference is not None and not isinstance(reference, ReferenceMap):
+        reference = reference_map(reference)
+    return solve_framing(observation.product, observation.camera, observation.poses[0], observation.body.radii_km,
+                         reference, observer=observation.observer)
 
 
 def reference_map(path: str | Path) -> ReferenceMap:

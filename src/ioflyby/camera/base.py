@@ -70,6 +70,10 @@ class Camera(Protocol):
     """Lines of one framelet (a framing camera: of the whole image, after summing)."""
     framelet_samples: int
     """Samples of one framelet (after summing)."""
+    is_framing: bool
+    """True for a framing camera (the whole image exposed at once: one framelet, one epoch, pointing
+    = one camera matrix, ``ioflyby.pointing.framing``); False for a pushframe camera (JunoCam:
+    many framelets along a spin, pointing = a spin attitude and timing offset)."""
 
     def filter(self, name: str) -> FilterOptics:
         """Optics of filter ``name`` (case-insensitive); GeometryError for an unknown name."""

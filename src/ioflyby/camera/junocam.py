@@ -164,6 +164,7 @@ class JunoCam:
     start_clock_id: int | None = CLOCK_ID
     framelet_lines = FRAMELET_LINES
     framelet_samples = FRAMELET_SAMPLES
+    is_framing = False
 
     def __init__(self, filters: dict[str, FilterModel]):
         self.filters = dict(filters)

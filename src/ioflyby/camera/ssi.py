@@ -185,6 +185,7 @@ class GalileoSSI:
     spacecraft = SPACECRAFT
     start_clock_id: int | None = None
     """The label's IMAGE_TIME, not the clock count, is the image epoch (module docstring)."""
+    is_framing = True
 
     def __init__(self, optics: SsiOptics):
         if optics.summing not in SUMMING_MODES:

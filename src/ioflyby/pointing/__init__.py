@@ -6,6 +6,7 @@ report. With a reference map of the target, the limb solve is refined with tie p
 surface features (``ioflyby.pointing.surface``)."""
 
 from ioflyby.pointing.ck import PointingOutputs, sclk_covers, write_ck, write_outputs, write_project_sclk
+from ioflyby.pointing.framing import FramingSolution, solve_framing
 from ioflyby.pointing.joint import JointSolution, solve_joint
 from ioflyby.pointing.limb import LimbPoints, detect_limb, detect_limb_framelet
 from ioflyby.pointing.model import LimbModel
@@ -16,6 +17,7 @@ from ioflyby.pointing.solve import PRIORS, solve_loaded
 
 __all__ = [
     "PRIORS",
+    "FramingSolution",
     "JointSolution",
     "LimbModel",
     "LimbPoints",
@@ -28,6 +30,7 @@ __all__ = [
     "detect_limb",
     "detect_limb_framelet",
     "sclk_covers",
+    "solve_framing",
     "solve_joint",
     "solve_loaded",
     "write_ck",
