@@ -28,6 +28,10 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import spiceypy
+from spiceypy.utils.exceptions import SpiceyError
+
+from ioflyby.errors import KernelError
 
 PACKED_LAYOUT = (
     "focal_length_px", "centre_sample_corner_px", "centre_line_corner_px", "k1_per_px2", "k2_per_px4",
@@ -110,3 +114,16 @@ class Camera(Protocol):
         exposure duration (s): the epoch at which the whole project takes a framelet's geometry.
         (JunoCam adds its IK's START_TIME_BIAS and INTERFRAME_DELTA; SSI has one exposure.)"""
         ...
+
+
+def pool_double(keyword: str, kernel_advice: str) -> float:
+    """The first value of ``keyword`` in the SPICE kernel pool; KernelError naming the keyword and
+    ``kernel_advice`` (which kernel to load) when it is absent or unreadable."""
+    try:
+        with spiceypy.no_found_check():
+            values, found = spiceypy.gdpool(keyword, 0, 1)
+    except SpiceyError as exc:
+        raise KernelError(f"cannot read {keyword} from the kernel pool: {exc}") from None
+    if not found:
+        raise KernelError(f"kernel pool lacks {keyword}: load {kernel_advice}")
+    return float(values[0])

@@ -27,7 +27,7 @@ import numpy as np
 import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
-from ioflyby.camera.base import DISTORTION_FORWARD
+from ioflyby.camera.base import DISTORTION_FORWARD, pool_double
 from ioflyby.errors import GeometryError, KernelError
 from ioflyby.spice.kernelset import pool_has
 
@@ -109,14 +109,7 @@ class FilterModel:
 
 
 def _pool_double(keyword: str) -> float:
-    with spiceypy.no_found_check():
-        values, found = spiceypy.gdpool(keyword, 0, 1)
-    if not found:
-        raise KernelError(
-            f"kernel pool lacks {keyword}: load the JunoCam instrument kernel "
-            "(juno_junocam_v03.ti or one written by `ioflyby simulate`)"
-        )
-    return float(values[0])
+    return pool_double(keyword, "the JunoCam instrument kernel (juno_junocam_v03.ti or one written by `ioflyby simulate`)")
 
 
 def _filter_naif_id(name: str) -> int:

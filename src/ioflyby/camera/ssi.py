@@ -51,10 +51,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import spiceypy
-from spiceypy.utils.exceptions import SpiceyError
 
-from ioflyby.camera.base import DISTORTION_INVERSE
+from ioflyby.camera.base import DISTORTION_INVERSE, pool_double
 from ioflyby.errors import GeometryError, KernelError
 
 NAIF_ID = -77001
@@ -138,17 +136,7 @@ class SsiOptics:
 
 
 def _pool_double(keyword: str) -> float:
-    try:
-        with spiceypy.no_found_check():
-            values, found = spiceypy.gdpool(keyword, 0, 1)
-    except SpiceyError as exc:
-        raise KernelError(f"cannot read {keyword} from the kernel pool: {exc}") from None
-    if not found:
-        raise KernelError(
-            f"kernel pool lacks {keyword}: load the Galileo SSI instrument keywords "
-            "(ISIS's ssiAddendum005.ti, or one written by `ioflyby simulate`)"
-        )
-    return float(values[0])
+    return pool_double(keyword, "the Galileo SSI instrument keywords (ISIS's ssiAddendum005.ti, or one written by `ioflyby simulate`)")
 
 
 def cover_on(et: float) -> bool:
