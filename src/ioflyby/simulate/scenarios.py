@@ -348,17 +348,24 @@ def build_twin(scenario: Scenario | str, out: str | Path, options: TwinOptions |
     scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
     options = options or TwinOptions()
     out = Path(out).resolve()
+    truth = build_and_publish(out, overwrite, lambda tmp: _build_into(scenario, options, tmp, out, progress))
+    return Twin(out / "twin.tm", [out / p["dir"] for p in truth["products"]], truth)
+
+
+def build_and_publish(out: Path, overwrite: bool, build: Callable[[Path], dict]) -> dict:
+    """Run ``build(staging_folder)`` (→ the truth document) under the output folder's lock and
+    publish the staging folder as ``out`` when it completes; a failure leaves nothing behind."""
     with removed_on_failure(out):
         tmp, lock = _prepare_out(out, overwrite)
         try:
-            truth = _build_into(scenario, options, tmp, out, progress)
+            truth = build(tmp)
             _publish_twin(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         finally:
             lock.release()
-    return Twin(out / "twin.tm", [out / p["dir"] for p in truth["products"]], truth)
+    return truth
 
 
 def _design(scenario: Scenario, options: TwinOptions) -> FlybyDesign:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -49,14 +48,14 @@ import spiceypy
 
 from ioflyby.camera.ssi import GalileoSSI
 from ioflyby.errors import ScenarioError
-from ioflyby.fileio import atomic_write_text, removed_on_failure
+from ioflyby.fileio import atomic_write_text
 from ioflyby.geometry import FrameletPoses, planetocentric_latlon
 from ioflyby.ingest.ssi_writer import write_ssi_product
 from ioflyby.simulate import textkernels as tk
 from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, Basemap, load_basemap
 from ioflyby.simulate.ephemeris import write_ephemeris_spk
 from ioflyby.simulate.render import FrameletRenderer, NoiseModel, RenderEffects
-from ioflyby.simulate.scenarios import Scenario, Twin, _prepare_out, _publish_twin, get_scenario
+from ioflyby.simulate.scenarios import Scenario, Twin, build_and_publish, get_scenario
 from ioflyby.simulate.trajectory import FlybyDesign, design_flyby
 from ioflyby.spice import Kernels, et_to_utc, spice_errors, write_spk
 from ioflyby.spice.writers import write_ck
@@ -297,16 +296,8 @@ def build_ssi_twin(out: str | Path, options: SsiTwinOptions | None = None, scena
     if not options.images:
         raise ScenarioError("the SSI twin needs at least one planned image")
     out = Path(out).resolve()
-    with removed_on_failure(out):
-        tmp, lock = _prepare_out(out, overwrite)
-        try:
-            truth = _build_into(scenario, options, tmp, out, progress or (lambda *_: None))
-            _publish_twin(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        finally:
-            lock.release()
+    truth = build_and_publish(out, overwrite,
+                              lambda tmp: _build_into(scenario, options, tmp, out, progress or (lambda *_: None)))
     return Twin(out / "twin.tm", [out / p["path"] for p in truth["products"]], truth)
 
 
