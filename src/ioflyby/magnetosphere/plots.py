@@ -12,20 +12,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
-from ioflyby.fileio import AtomicFiles  # noqa: E402
+from ioflyby.fileio import save_figure  # noqa: E402
 from ioflyby.magnetosphere.context import MagnetosphericContext  # noqa: E402
 from ioflyby.magnetosphere.trace import Traces  # noqa: E402
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    try:
-        with AtomicFiles() as files:
-            fig.savefig(files.path(path), format="png", dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    return path
 
 
 def plot_latitudes(contexts: Sequence[MagnetosphericContext], reference_et: float, path: Path) -> Path:
@@ -44,7 +34,7 @@ def plot_latitudes(contexts: Sequence[MagnetosphericContext], reference_et: floa
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0].set_title("Magnetic and centrifugal latitude")
-    return _save(fig, path)
+    return save_figure(fig, path, tight=True)
 
 
 def _polar(ax, lat: np.ndarray, lon_east: np.ndarray, north: bool, **style) -> None:
@@ -75,4 +65,4 @@ def plot_footprints(contexts: Sequence[MagnetosphericContext], path: Path, io_ov
         ax.set_rticks([10, 20, 30, 40, 50])
         ax.set_title(("North" if north else "South") + " (colatitude °, System III °W)")
         ax.legend(loc="lower left", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path, tight=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ioflyby.camera import JunoCam
-from ioflyby.fileio import AtomicFiles
+from ioflyby.fileio import save_figure
 from ioflyby.geometry import latlon_to_surface
 from ioflyby.ingest import RawProduct, read_product
 from ioflyby.observation import Observation
@@ -441,9 +441,5 @@ def plot_completeness(table: Sequence[dict], path: str | Path, title: str = "Hot
     axes[-1].legend(fontsize=7, loc="lower right")
     figure.suptitle(title)
     figure.tight_layout()
-    path = Path(path)
-    with AtomicFiles() as files:
-        figure.savefig(files.path(path), dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=110)
 

@@ -61,7 +61,7 @@ from scipy import ndimage
 from scipy.special import erf
 
 from ioflyby.errors import GeometryError
-from ioflyby.fileio import AtomicFiles
+from ioflyby.fileio import AtomicFiles, save_figure
 from ioflyby.geometry import planetocentric_latlon
 from ioflyby.ingest.companding import SQROOT_MAX_DN, compand_sqroot, decompanding_table
 from ioflyby.ingest.product import RawProduct, format_utc, parse_utc
@@ -405,11 +405,7 @@ def plot_hot_spot_map(dn: np.ndarray, filters: Sequence[str], detections: Sequen
     axis.set_xlabel("sample (px)")
     axis.set_ylabel(f"exposure × {lines} + line (px)")
     figure.tight_layout()
-    path = Path(path)
-    with AtomicFiles() as files:
-        figure.savefig(files.path(path), dpi=90)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=90)
 
 
 def _json_ready(value):

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from ioflyby.errors import IoflybyError
+from ioflyby.fileio import save_figure
 
 if TYPE_CHECKING:
     from ioflyby.report import Section
@@ -842,16 +843,6 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path: Path) -> Path:
-    from ioflyby.fileio import AtomicFiles
-
-    plt = _pyplot()
-    with AtomicFiles() as files:
-        figure.savefig(files.path(path), dpi=110)
-    plt.close(figure)
-    return path
-
-
 def _ranked(series: Sequence[VolcanoSeries]) -> list[VolcanoSeries]:
     """Series with at least two detections, most variable first."""
     usable = [s for s in series if s.variability and s.variability.n_detected >= 2 and s.variability.max_over_min]
@@ -894,7 +885,7 @@ def plot_light_curves(series: Sequence[VolcanoSeries], path: str | Path, limit: 
     axis.set_title(title or "Io hot-spot light curves (★ outburst start, ▼ not detected in view)")
     figure.autofmt_xdate()
     figure.tight_layout()
-    return _save(figure, Path(path))
+    return save_figure(figure, Path(path))
 
 
 def plot_periodogram(series: Sequence[VolcanoSeries], path: str | Path, limit: int = 4, title: str = "") -> Path:
@@ -920,7 +911,7 @@ def plot_periodogram(series: Sequence[VolcanoSeries], path: str | Path, limit: i
         axis.legend(fontsize=8)
     axis.set_title(title or "Periodogram (dashed: 1 % false-alarm level)")
     figure.tight_layout()
-    return _save(figure, Path(path))
+    return save_figure(figure, Path(path))
 
 
 def plot_variability_map(series: Sequence[VolcanoSeries], path: str | Path, title: str = "") -> Path:
@@ -951,7 +942,7 @@ def plot_variability_map(series: Sequence[VolcanoSeries], path: str | Path, titl
     axis.set_ylabel("planetocentric latitude (deg)")
     axis.set_title(title or "Variability of Io's hot spots")
     figure.tight_layout()
-    return _save(figure, Path(path))
+    return save_figure(figure, Path(path))
 
 
 def write_outputs(result: TimeSeriesResult, out: str | Path, stem: str = "timeseries") -> list[Path]:
