@@ -224,7 +224,7 @@ def _scaled(v, a, b, c):
 
 
 @jit(inline="always")
-def _cell_latlon(code, params, x_min, y_max, cell, col, row, clamp):
+def cell_latlon(code, params, x_min, y_max, cell, col, row, clamp):
     x = x_min + col * cell
     y = y_max - row * cell
     if clamp:
@@ -241,7 +241,7 @@ def _cell_latlon(code, params, x_min, y_max, cell, col, row, clamp):
 
 
 @jit(inline="always")
-def _point_quantities(pose, cam, px, py, pz, nx, ny, nz, out):
+def point_quantities(pose, cam, px, py, pz, nx, ny, nz, out):
     """out[:] = sample, line, cos(emission), cos(incidence), cos(phase), range_km."""
     s, l, distance = point_to_pixel(pose, cam, px, py, pz)
     ex, ey, ez = pose[37] - px, pose[38] - py, pose[39] - pz
@@ -269,12 +269,12 @@ def candidate_blocks(code, params, x_min, y_max, cell, height, width, block, rad
     corner = np.full((n_f, n_by + 1, n_bx + 1, 6), np.nan)
     for iy in prange(n_by + 1):
         for ix in range(n_bx + 1):
-            lat, lon = _cell_latlon(code, params, x_min, y_max, cell, ix * block, iy * block, True)
+            lat, lon = cell_latlon(code, params, x_min, y_max, cell, ix * block, iy * block, True)
             if not math.isfinite(lat):
                 continue
             px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
             for f in range(n_f):
-                _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, corner[f, iy, ix])
+                point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, corner[f, iy, ix])
     cand = np.zeros((n_by, n_bx, n_f), dtype=np.bool_)
     for iy in prange(n_by):
         for ix in range(n_bx):
@@ -284,7 +284,7 @@ def candidate_blocks(code, params, x_min, y_max, cell, height, width, block, rad
 
 
 @jit(inline="always")
-def _block_may_see(corner, iy, ix, min_cos_e):
+def block_may_see(corner, iy, ix, min_cos_e):
     """:func:`_block_may_see_area` on JunoCam's photoactive area."""
     return _block_within(corner, iy, ix, min_cos_e, FIRST_SAMPLE, LAST_SAMPLE, FIRST_LINE, LAST_LINE)
 
@@ -334,7 +334,7 @@ def _bilinear(images, f, s, l):
 
 
 @jit()
-def _bilinear_on_target(images, f, s, l, pose, cam, radii, min_clearance, seen):
+def bilinear_on_target(images, f, s, l, pose, cam, radii, min_clearance, seen):
     """:func:`_bilinear` from only the neighbours whose rays pass at least ``min_clearance``
     (radians) inside the limb (weights renormalised), so that no sky enters a sample near the
     limb; NaN if no neighbour does. ``seen`` [framelet, line, sample] int8 remembers each
@@ -373,7 +373,7 @@ def _accumulate(s, l, cos_e, cos_i, cos_phase, range_km, f, images, channel, cam
     if not (first_l <= l <= last_l and first_s <= s <= last_s):
         return
     if cos_e < limb[f, 0]:
-        value = _bilinear_on_target(images, f, s, l, poses[f], cams[f], radii, limb[f, 1], seen)
+        value = bilinear_on_target(images, f, s, l, poses[f], cams[f], radii, limb[f, 1], seen)
     else:
         value = _bilinear(images, f, s, l)
     if not math.isfinite(value):
@@ -424,7 +424,7 @@ def reproject_blocks(
     backplanes are not wanted; ``counts`` [block_rows, 3]: sub-blocks skipped, computed exactly,
     interpolated. ``limb`` [F, 2]: per framelet the cos(emission) below which a sample takes only
     the neighbours whose rays clear the limb, and that clearance (radians); ``seen`` int8 like
-    ``images``, zeros: the pixels' verdicts (:func:`_bilinear_on_target`).
+    ``images``, zeros: the pixels' verdicts (:func:`bilinear_on_target`).
     """
     n_by, n_bx, n_f = cand.shape
     full = planes.shape[0] > 2  # phase and range are interpolated only for the backplanes
@@ -449,7 +449,7 @@ def reproject_blocks(
             row0, col0 = iy * block, ix * block
             for na in range(n_node):
                 for nb in range(n_node):
-                    lat, lon = _cell_latlon(code, params, x_min, y_max, cell, col0 + nb * sub, row0 + na * sub, False)
+                    lat, lon = cell_latlon(code, params, x_min, y_max, cell, col0 + nb * sub, row0 + na * sub, False)
                     if math.isfinite(lat):
                         px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
                         nodes[na, nb, 0], nodes[na, nb, 1], nodes[na, nb, 2] = px, py, pz
@@ -462,7 +462,7 @@ def reproject_blocks(
                 for na in range(n_node):
                     for nb in range(n_node):
                         if nodes[na, nb, 6] > 0:
-                            _point_quantities(poses[f], cams[f], nodes[na, nb, 0], nodes[na, nb, 1], nodes[na, nb, 2],
+                            point_quantities(poses[f], cams[f], nodes[na, nb, 0], nodes[na, nb, 1], nodes[na, nb, 2],
                                               nodes[na, nb, 3], nodes[na, nb, 4], nodes[na, nb, 5], quant[f, na, nb])
                         else:
                             for j in range(6):
@@ -477,9 +477,9 @@ def reproject_blocks(
                             continue
                         mode = 1
                         if ok and math.isfinite(quant[f, sa, sb, 0] + quant[f, sa + 1, sb, 0] + quant[f, sa, sb + 1, 0] + quant[f, sa + 1, sb + 1, 0]):
-                            lat, lon = _cell_latlon(code, params, x_min, y_max, cell, col0 + (sb + 0.5) * sub, row0 + (sa + 0.5) * sub, False)
+                            lat, lon = cell_latlon(code, params, x_min, y_max, cell, col0 + (sb + 0.5) * sub, row0 + (sa + 0.5) * sub, False)
                             px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
-                            _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, centre)
+                            point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, centre)
                             s_mid = 0.25 * (quant[f, sa, sb, 0] + quant[f, sa + 1, sb, 0] + quant[f, sa, sb + 1, 0] + quant[f, sa + 1, sb + 1, 0])
                             l_mid = 0.25 * (quant[f, sa, sb, 1] + quant[f, sa + 1, sb, 1] + quant[f, sa, sb + 1, 1] + quant[f, sa + 1, sb + 1, 1])
                             if math.hypot(s_mid - centre[0], l_mid - centre[1]) < tolerance_px:
@@ -505,7 +505,7 @@ def reproject_blocks(
                             px = py = pz = nx = ny = nz = 0.0
                             on_map = True
                             if exact_needed:
-                                lat, lon = _cell_latlon(code, params, x_min, y_max, cell, col + 0.5, row + 0.5, False)
+                                lat, lon = cell_latlon(code, params, x_min, y_max, cell, col + 0.5, row + 0.5, False)
                                 on_map = math.isfinite(lat)
                                 if on_map:
                                     px, py, pz, nx, ny, nz = surface_point(lat, lon, a, b, c)
@@ -520,7 +520,7 @@ def reproject_blocks(
                                         continue
                                     if (nx * (poses[f, 37] - px) + ny * (poses[f, 38] - py) + nz * (poses[f, 39] - pz)) <= 0.0:
                                         continue  # faces away from the camera (emission >= 90 deg): nothing to sample
-                                    _point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, q)
+                                    point_quantities(poses[f], cams[f], px, py, pz, nx, ny, nz, q)
                                     _accumulate(q[0], q[1], q[2], q[3], q[4], q[5], f, images, channel, cams, poses, radii, limb, seen,
                                                 photometry, minnaert_k, overlap, feather_px, acc, wsum, best, planes, row, col)
                                 else:

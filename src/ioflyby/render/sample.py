@@ -3,13 +3,13 @@
 For every output pixel (:func:`ioflyby.render.view.view_point`: surface point and normal) and
 every framelet whose footprint may contain it (32 × 32-pixel blocks pruned on their corners with
 the mapping's conservative test), the exact framelet pixel comes from the mapping kernels'
-:func:`ioflyby.mapping.kernel._point_quantities` (per-point light time, stellar aberration,
+:func:`ioflyby.mapping.kernel.point_quantities` (per-point light time, stellar aberration,
 distortion). Within 8 × 8-pixel sub-blocks where bilinear interpolation of the corners' pixel
 coordinates is exact to 0.02 px at the centre it is interpolated, as the mapping does.
 
 Sampling: a separable Lanczos-3 kernel (Duchon 1979; the 6 × 6 taps' weights from a table of
 1024 phases, normalised to sum to one). Where a tap could see the sky (cos(emission) below the
-framelet's limb band) the mapping's :func:`ioflyby.mapping.kernel._bilinear_on_target` is used
+framelet's limb band) the mapping's :func:`ioflyby.mapping.kernel.bilinear_on_target` is used
 instead, which keeps only neighbours whose rays pass at least half a pixel inside the limb: no sky
 enters the disc. Taps must lie inside the photoactive area; the framelet's weight ramps from 0 to
 1 over ``FEATHER_PX`` pixels inside that margin, so consecutive framelets blend without a seam.
@@ -93,7 +93,7 @@ def _box_meets(s_lo, s_hi, l_lo, l_hi):
 @jit(parallel=True)
 def candidate_blocks(kind, params, grid_params, radii, height, width, block, poses, cams):
     """Boolean [block_rows, block_cols, framelets]: may framelet f see a pixel of the block?
-    (corners beside the disc moved onto the limb; the mapping's :func:`kernel._block_may_see`)."""
+    (corners beside the disc moved onto the limb; the mapping's :func:`kernel.block_may_see`)."""
     n_by = (height + block - 1) // block
     n_bx = (width + block - 1) // block
     n_f = poses.shape[0]
@@ -104,12 +104,12 @@ def candidate_blocks(kind, params, grid_params, radii, height, width, block, pos
             if not view_point(kind, params, grid_params, radii, ix * block - 0.5, iy * block - 0.5, True, pt):
                 continue
             for f in range(n_f):
-                kernel._point_quantities(poses[f], cams[f], pt[0], pt[1], pt[2], pt[3], pt[4], pt[5], corner[f, iy, ix])
+                kernel.point_quantities(poses[f], cams[f], pt[0], pt[1], pt[2], pt[3], pt[4], pt[5], corner[f, iy, ix])
     cand = np.zeros((n_by, n_bx, n_f), dtype=np.bool_)
     for iy in prange(n_by):
         for ix in range(n_bx):
             for f in range(n_f):
-                cand[iy, ix, f] = kernel._block_may_see(corner[f], iy, ix, -0.1)
+                cand[iy, ix, f] = kernel.block_may_see(corner[f], iy, ix, -0.1)
     return cand
 
 
@@ -165,7 +165,7 @@ def render_blocks(kind, params, grid_params, radii, height, width, block, sub, p
                     for nb in range(n_node):
                         if node_ok[na, nb]:
                             nd = nodes[na, nb]
-                            kernel._point_quantities(poses[f], cams[f], nd[0], nd[1], nd[2], nd[3], nd[4], nd[5],
+                            kernel.point_quantities(poses[f], cams[f], nd[0], nd[1], nd[2], nd[3], nd[4], nd[5],
                                                      quant[f, na, nb])
                         else:
                             quant[f, na, nb, 0] = math.nan
@@ -185,7 +185,7 @@ def render_blocks(kind, params, grid_params, radii, height, width, block, sub, p
                         useful[f, sa, sb] = True
                         if ok and view_point(kind, params, grid_params, radii, col0 + (sb + 0.5) * sub,
                                              row0 + (sa + 0.5) * sub, False, pt):
-                            kernel._point_quantities(poses[f], cams[f], pt[0], pt[1], pt[2], pt[3], pt[4], pt[5], q)
+                            kernel.point_quantities(poses[f], cams[f], pt[0], pt[1], pt[2], pt[3], pt[4], pt[5], q)
                             s_mid = 0.25 * (quant[f, sa, sb, 0] + quant[f, sa + 1, sb, 0] + quant[f, sa, sb + 1, 0] + quant[f, sa + 1, sb + 1, 0])
                             l_mid = 0.25 * (quant[f, sa, sb, 1] + quant[f, sa + 1, sb, 1] + quant[f, sa, sb + 1, 1] + quant[f, sa + 1, sb + 1, 1])
                             interp[f, sa, sb] = math.hypot(s_mid - q[0], l_mid - q[1]) < TOLERANCE_PX
@@ -220,7 +220,7 @@ def render_blocks(kind, params, grid_params, radii, height, width, block, sub, p
                             cos_e = w00 * n00[2] + w01 * n01[2] + w10 * n10[2] + w11 * n11[2]
                             rng = w00 * n00[5] + w01 * n01[5] + w10 * n10[5] + w11 * n11[5]
                         else:
-                            kernel._point_quantities(poses[f], cams[f], pt[0], pt[1], pt[2], pt[3], pt[4], pt[5], q)
+                            kernel.point_quantities(poses[f], cams[f], pt[0], pt[1], pt[2], pt[3], pt[4], pt[5], q)
                             s, l, cos_e, rng = q[0], q[1], q[2], q[5]
                         if not (cos_e > 0.0 and math.isfinite(s)):
                             continue
@@ -255,7 +255,7 @@ def render_blocks(kind, params, grid_params, radii, height, width, block, sub, p
                                 f = c_f[i]
                                 if attempt == 0 or c_val[i] == -math.inf:
                                     if c_cose[i] < limb[f, 0]:
-                                        c_val[i] = kernel._bilinear_on_target(images, f, c_s[i], c_l[i], poses[f],
+                                        c_val[i] = kernel.bilinear_on_target(images, f, c_s[i], c_l[i], poses[f],
                                                                               cams[f], radii, limb[f, 1], seen)
                                     else:
                                         c_val[i] = _lanczos(images, f, c_s[i], c_l[i], lut)
@@ -277,7 +277,7 @@ def render_blocks(kind, params, grid_params, radii, height, width, block, sub, p
                                 if c_ch[i] == k and c_val[i] == -math.inf:
                                     f = c_f[i]
                                     if c_cose[i] < limb[f, 0]:
-                                        c_val[i] = kernel._bilinear_on_target(images, f, c_s[i], c_l[i], poses[f],
+                                        c_val[i] = kernel.bilinear_on_target(images, f, c_s[i], c_l[i], poses[f],
                                                                               cams[f], radii, limb[f, 1], seen)
                                     else:
                                         c_val[i] = _lanczos(images, f, c_s[i], c_l[i], lut)

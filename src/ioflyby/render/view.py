@@ -9,7 +9,7 @@ Three kinds of view, each a rule "output pixel → body-fixed surface point and 
   body centre, y (rows, down) opposite the body's +Z projected onto the image, x = y × z.
 - ``orthographic`` / ``perspective``: the cells of a :class:`ioflyby.mapping.grid.MapGrid` of
   those projections (cell centre → planetocentric lat/lon → point on the ellipsoid), the same
-  rule as the mapping kernels (:func:`ioflyby.mapping.kernel._cell_latlon`).
+  rule as the mapping kernels (:func:`ioflyby.mapping.kernel.cell_latlon`).
 
 Each pixel also gets its distance to the limb in output pixels (positive on the disc), which sets
 the anti-aliased limb taper. Units: km, radians, pixels; frames: body-fixed (IAU_<TARGET>).
@@ -251,7 +251,7 @@ def view_point(kind, params, grid_params, radii, col, row, clamp, out):
     radius, p = grid_params[0], grid_params[3]
     limit = radius if kind == proj.ORTHOGRAPHIC else radius * math.sqrt((p - 1.0) / (p + 1.0))
     out[6] = (limit - math.hypot(x, y)) / cell
-    lat, lon = kernel._cell_latlon(kind, grid_params, x_min, y_max, cell, col + 0.5, row + 0.5, clamp)
+    lat, lon = kernel.cell_latlon(kind, grid_params, x_min, y_max, cell, col + 0.5, row + 0.5, clamp)
     if not math.isfinite(lat):
         return False
     px, py, pz, nx, ny, nz = kernel.surface_point(lat, lon, a, b, c)
