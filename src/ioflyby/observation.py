@@ -336,6 +336,6 @@ def reference_map(path: str | Path) -> ReferenceMap:
     from ioflyby.pointing.reference import KNOWN_GEOREFERENCES, Georeference
     from ioflyby.simulate.basemap import load_basemap
 
-    basemap = load_basemap(path)
+    basemap = load_basemap(path, georeferenced=False)  # ReferenceMap applies the georeference
     return ReferenceMap(basemap.bands["METHANE"], name=Path(path).name, source=str(basemap.path),
                         georeference=KNOWN_GEOREFERENCES.get(Path(path).name, Georeference()))

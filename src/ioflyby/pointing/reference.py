@@ -13,7 +13,9 @@ other photometry, resolution or epoch than the images serves.
 A mosaic that departs from this (rows of another latitude, a grid turned against the body frame)
 declares it in its :class:`Georeference`; :data:`KNOWN_GEOREFERENCES` holds those measured for
 known files (docs/pointing.md, "Georeference of the Io mosaics"), with the σ of what remains,
-which the quality gates count in the roll.
+which the quality gates count in the roll. Both are declared once, in
+``ioflyby.geometry.mosaics`` (shared with the twin's renderer and change detection), and
+re-exported here.
 """
 
 from __future__ import annotations
@@ -23,89 +25,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ioflyby.errors import PointingError
+from ioflyby.geometry.mosaics import (  # noqa: F401  (re-exported: the declarations live in geometry)
+    IO_MEAN_RADIUS_KM,
+    IO_MOSAIC_REGISTRATION_SIGMA_DEG,
+    IO_RADII_KM,
+    KNOWN_GEOREFERENCES,
+    MIN_FOOTPRINT_DEG,
+    NEW_IO_PHOTOMOSAIC_GEOREFERENCE,
+    REGISTRATION_FOOTPRINT_DEG,
+    REGISTRATION_SCALE_EXPONENT,
+    UNKNOWN_REGISTRATION_SIGMA_DEG,
+    USGS_MOSAIC_GEOREFERENCE,
+    Georeference,
+)
 from ioflyby.geometry.spin import rotation_vector_matrix
 
 CONVENTION = ("global equirectangular; row 0 at 90 deg N (planetocentric), column 0 at 0 deg E, "
               "longitude east-positive increasing to the right")
-
-
-IO_RADII_KM = (1829.4, 1819.4, 1815.7)
-"""Io's triaxial radii (IAU 2015 / pck00010), km."""
-IO_MEAN_RADIUS_KM = 1821.6
-UNKNOWN_REGISTRATION_SIGMA_DEG = 0.3
-"""Rotation σ (each axis, over a 60°-radius footprint) of a map whose registration to the
-target's body frame is not known: the size of the differences between Io mosaics before their
-georeference was declared (docs/pointing.md)."""
-REGISTRATION_FOOTPRINT_DEG = 60.0
-REGISTRATION_SCALE_EXPONENT = 0.72
-"""How a map's rotation error over a footprint grows as the footprint shrinks: σ(ρ) =
-σ(60°) · (60°/ρ)^0.72, fitted to the rotation about the line of sight between two Io mosaics
-over footprints of radius 25°–80° (docs/pointing.md)."""
-MIN_FOOTPRINT_DEG = 10.0
-
-
-@dataclass(frozen=True)
-class Georeference:
-    """How a global mosaic's grid departs from planetocentric, east-positive coordinates of the
-    IAU body frame, and how well that is known.
-
-    Attributes:
-        latitude_ratio: the rows' latitude ψ obeys tan ψ = latitude_ratio · tan φ for the
-            planetocentric latitude φ (1: planetocentric rows; (a/c)² of a spheroid of radii a, c:
-            planetographic rows).
-        rotation_deg: small rotation vector (body frame x, y, z; degrees) that takes a surface
-            point's true position to where the mosaic shows it (x through 0°E on the equator,
-            z the north pole; z is a constant east shift of every feature).
-        registration_sigma_deg: 1-σ of the mosaic's remaining rotation about any axis, over a
-            footprint of radius ``REGISTRATION_FOOTPRINT_DEG`` (degrees; :meth:`rotation_sigma_deg`
-            for others); ``UNKNOWN_REGISTRATION_SIGMA_DEG`` when nothing is known.
-        evidence: how it was measured (for the report).
-    """
-
-    latitude_ratio: float = 1.0
-    rotation_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    registration_sigma_deg: float = UNKNOWN_REGISTRATION_SIGMA_DEG
-    evidence: str = "none: registration unknown"
-
-    def rotation_sigma_deg(self, footprint_radius_deg: float) -> float:
-        """1-σ (degrees) of the mosaic's rotation about an axis through the centre of a footprint
-        of angular radius ``footprint_radius_deg`` (degrees, at least ``MIN_FOOTPRINT_DEG``)."""
-        radius = max(float(footprint_radius_deg), MIN_FOOTPRINT_DEG)
-        return self.registration_sigma_deg * (REGISTRATION_FOOTPRINT_DEG / radius) ** REGISTRATION_SCALE_EXPONENT
-
-    def to_dict(self) -> dict:
-        return {"latitude_ratio": self.latitude_ratio, "rotation_deg": list(self.rotation_deg),
-                "registration_sigma_deg": self.registration_sigma_deg, "evidence": self.evidence}
-
-
-_KM = np.degrees(1.0 / IO_MEAN_RADIUS_KM)
-IO_MOSAIC_REGISTRATION_SIGMA_DEG = 0.061
-"""Rotation about the line of sight between the USGS colour merge and the newer photomosaic (its
-georeference declared) over 162 footprints of 60° radius: RMS 0.061° (90 % within 0.12°)
-(docs/pointing.md); taken as each mosaic's σ against the body frame."""
-USGS_MOSAIC_GEOREFERENCE = Georeference(
-    registration_sigma_deg=IO_MOSAIC_REGISTRATION_SIGMA_DEG,
-    evidence="USGS Galileo SSI-Voyager mosaic, planetocentric: 70 small paterae within 1.6 km (sin 2 phi term) "
-             "and 2 km (rotation) of the IAU gazetteer (docs/pointing.md)")
-NEW_IO_PHOTOMOSAIC_GEOREFERENCE = Georeference(
-    latitude_ratio=(IO_RADII_KM[2] / IO_RADII_KM[0]) ** 2,
-    rotation_deg=(2.1 * _KM, 0.1 * _KM, 2.5 * _KM),
-    registration_sigma_deg=IO_MOSAIC_REGISTRATION_SIGMA_DEG,
-    evidence="rows: tan psi = (c/a)^2 tan phi (features 13.8 km sin 2 phi nearer the equator; paterae against "
-             "the IAU gazetteer -17.5 +- 1.1 km sin 2 phi, patches against the USGS colour merge -15.0 km); "
-             "turned by (2.1, 0.1, 2.5) +- 1.2 km about body x, y, z against the gazetteer (docs/pointing.md)")
-"""``New_Io_photomosaic_2km_grey.jpg``: features sit 13.8 km · sin 2φ nearer the equator than on a
-planetocentric grid — the size and shape of Io's planetographic–planetocentric difference
-(a = 1829.4, c = 1815.7 km) applied the wrong way — and the mosaic is turned by ~0.1° (2–3 km)
-against the IAU gazetteer. Measured on the centroids of 70 small dark paterae against the
-gazetteer (and confirmed by 436 2-km patches phase-correlated against the USGS colour merge);
-docs/pointing.md, "Georeference of the Io mosaics"."""
-KNOWN_GEOREFERENCES = {
-    "Io_GalileoSSI-Voyager_Global_Mosaic_ClrMerge_2km_180W.jpg": USGS_MOSAIC_GEOREFERENCE,
-    "Io_GalileoSSI-Voyager_Global_Mosaic_2km_180W.jpg": USGS_MOSAIC_GEOREFERENCE,
-    "New_Io_photomosaic_2km_grey.jpg": NEW_IO_PHOTOMOSAIC_GEOREFERENCE,
-}
-"""Mosaic file name → its :class:`Georeference` (other files: :class:`Georeference` (), unknown)."""
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ from ioflyby.errors import IoflybyError
 from ioflyby.fileio import AtomicFiles, check_regular_file, write_error
 from ioflyby.mapping.crs import body_crs
 from ioflyby.mapping.grid import MapGrid, equirectangular_grid
-from ioflyby.mapping.reference import is_mosaic_image, mosaic_georeference, open_mosaic
+from ioflyby.mapping.reference import is_mosaic_image, mosaic_georeference, open_mosaic, read_mosaic_array
 from ioflyby.volcano import change_kernels as kernels
 from ioflyby.volcano.catalogue import IO_MEAN_RADIUS_KM
 from ioflyby.volcano.change_registration import DisplacementField, displacement_field, field_summary, warp_field
@@ -291,11 +291,9 @@ def _resample_axis(values: np.ndarray, coords: np.ndarray, axis: int, periodic: 
 
 
 def _read_mosaic_direct(path: Path, dataset, grid: MapGrid, bands: int) -> list[np.ndarray] | None:
-    """A USGS mosaic decoded by Pillow and resampled (bilinear, separable: both are equirectangular
+    """A USGS mosaic decoded by Pillow (``read_mosaic_array``) and resampled (bilinear, separable: both are equirectangular
     in the same CRS) onto ``grid``; None where the grid is not in the mosaic's CRS or is much
     coarser (then GDAL resamples)."""
-    from PIL import Image
-
     if dataset.crs != grid.crs or grid.resolution_km >= 1.5 * _cell_km(dataset):
         return None
     t = dataset.transform
@@ -304,9 +302,7 @@ def _read_mosaic_direct(path: Path, dataset, grid: MapGrid, bands: int) -> list[
     u = (x[0] - t.c) / t.a - 0.5
     v = (y[1] - t.f) / t.e - 0.5
     periodic = abs(dataset.width * t.a - 2 * math.pi * grid.params[0]) < 2 * abs(t.a)
-    with Image.open(path) as image:
-        image.draft("L" if bands == 1 else "RGB", image.size)
-        array = np.asarray(image.convert("L" if bands == 1 else "RGB"))
+    array = read_mosaic_array(path, bands)  # on the planetocentric grid, through the declared georeference
     planes = [array] if array.ndim == 2 else [np.ascontiguousarray(array[..., i]) for i in range(3)]
     rows = _axis_indices(v, dataset.height, False)
     cols = _axis_indices(u, dataset.width, periodic)
