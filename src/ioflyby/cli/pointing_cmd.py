@@ -100,6 +100,10 @@ def _print_joint(result: dict) -> None:
     table.add_row("spin axis RA, Dec (J2000)", f"{joint['spin_axis_ra_deg']:.4f} ± {sigma['spin_axis_ra_deg']:.4f}°, "
                   f"{joint['spin_axis_dec_deg']:+.4f} ± {sigma['spin_axis_dec_deg']:.4f}°")
     table.add_row("spin rate", f"{joint['spin_rate_rpm']:.5f} ± {sigma['spin_rate_rpm']:.5f} rpm")
+    if joint.get("map_rotation"):
+        rotation = joint["map_rotation"]
+        table.add_row(f"rotation of {rotation['reference_map']} (body x, y, z)",
+                      ", ".join(f"{v:+.3f} ± {s:.3f}°" for v, s in zip(rotation["rotation_deg"], rotation["sigma_deg"])))
     for product_id, verdict in joint["verdicts"].items():
         table.add_row(product_id, verdict)
     console.print(table)
@@ -126,7 +130,8 @@ def pointing(
     ),
     basemap: Path | None = typer.Option(
         None, "--basemap", help="Global equirectangular map of the target (e.g. a USGS Io mosaic; left edge 0 deg E, "
-        "east-positive): refine the limb solve with tie points to its surface features (one product at a time)."),
+        "east-positive): refine the limb solve with tie points to its surface features (several products: "
+        "jointly, with one fitted rotation of the map)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Recover the pointing from the image itself (limb of the target): timing offset, spin
@@ -143,8 +148,6 @@ def pointing(
     if prior not in PRIORS:
         raise PointingError(f"--prior {prior!r}: use one of {', '.join(PRIORS)}")
     check_out(out)
-    if basemap is not None and len(products) > 1:
-        raise PointingError("--basemap solves one product at a time: run ioflyby pointing once per product")
     raws = [read_product(product) for product in products]
     reference = None
     if basemap is not None:
@@ -154,7 +157,7 @@ def pointing(
     what = "the limb and surface features" if reference is not None else "the limb"
     with Kernels(kernel_paths(kernels)):
         with console.status(f"solving pointing from {what}", spinner="dots") if not as_json else nullcontext():
-            joint = solve_joint(raws, prior=prior, align=align) if len(raws) > 1 else None
+            joint = solve_joint(raws, prior=prior, align=align, reference=reference) if len(raws) > 1 else None
             if joint:
                 solutions = joint.solutions
             elif reference is not None:

@@ -117,6 +117,9 @@ class JointSolution:
     reference_utc: str
     sigma: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    map_rotation: dict | None = None
+    """Joint surface-feature solve only (``ioflyby.pointing.jointsurface``): the reference map's
+    fitted rotation (deg, body frame) with its σ."""
 
     def to_dict(self) -> dict:
         """JSON-ready summary (degrees, rpm, UTC)."""
@@ -137,12 +140,19 @@ class JointSolution:
             } for s in self.individual],
             "individual_errors": self.individual_errors,
             "solve_seconds": self.seconds,
+            **({"map_rotation": self.map_rotation} if self.map_rotation is not None else {}),
         }
 
 
-def solve_joint(products: Sequence, prior: str = "auto", align: bool = True) -> JointSolution:
+def solve_joint(products: Sequence, prior: str = "auto", align: bool = True, reference=None) -> JointSolution:
     """Solve the pointing of several products of one perijove together (kernels loaded; see the
-    module docstring). ``prior`` and ``align`` as in :func:`ioflyby.pointing.solve_loaded`."""
+    module docstring). ``prior`` and ``align`` as in :func:`ioflyby.pointing.solve_loaded`.
+    ``reference`` (a ``ReferenceMap``): solve from the limbs and surface features together, with
+    one rotation of the map shared by all (``ioflyby.pointing.jointsurface``)."""
+    if reference is not None:
+        from ioflyby.pointing.jointsurface import solve_joint_features
+
+        return solve_joint_features(products, reference, prior, align)
     clock = time.perf_counter()
     if len(products) < 2:
         raise PointingError("a joint pointing solve needs at least two products of one perijove")

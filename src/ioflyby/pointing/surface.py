@@ -21,7 +21,7 @@ Angles rad inside, degrees in reports; times s past J2000 TDB.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -95,10 +95,28 @@ def _tie_model(ties: TiePoints, prepared: Prepared, ephemeris: FrameletPoses, ax
                     float(np.mean(prepared.model.radii)), axes)
 
 
+@dataclass
+class SurfaceSolve:
+    """One product's surface-feature solve: its solution (with the verdict), the final combined
+    fit ``state``, the tie points matched last (``ties``; None where none matched) and the limb
+    points on the predicted lit limb (``limb``; None where too few)."""
+
+    solution: PointingSolution
+    state: FeatureFit
+    ties: TieModel | None
+    limb: object | None
+
+
 def solve_with_reference(prepared: Prepared, reference: ReferenceMap, align: bool = True
                          ) -> tuple[PointingSolution, FeatureFit]:
     """Solve ``prepared``'s pointing from its limb and tie points to ``reference`` (kernels
     loaded); returns the solution (with the tie-point statistics and the verdict) and the fit."""
+    solved = solve_alone(prepared, reference, align)
+    return solved.solution, solved.state
+
+
+def solve_alone(prepared: Prepared, reference: ReferenceMap, align: bool = True) -> SurfaceSolve:
+    """:func:`solve_with_reference` keeping the final tie and limb models (for a joint solve)."""
     roll_source = "ck" if prepared.use_ck else "limb"
     ephemeris = _ephemeris(prepared)
     axes = map_axes(ephemeris)
@@ -155,7 +173,7 @@ def solve_with_reference(prepared: Prepared, reference: ReferenceMap, align: boo
                                  quality, start=start)
     solution.reference_map = reference.to_dict()
     solution.tie_points = statistics
-    return solution, state
+    return SurfaceSolve(solution, state, tie_model, _limb_subset(prepared, state) if tie_model is not None else None)
 
 
 def _limb_start(prepared: Prepared, align: bool, images, ephemeris, projector, reference) -> LimbFit:
@@ -273,7 +291,7 @@ def tie_statistics(model: TieModel | None, state: FeatureFit, matched: int, refe
     if model is None or state.tie_keep is None or not state.tie_keep.any():
         return out
     keep = state.tie_keep
-    residual = model.residuals(state.attitude, state.dt, state.map_offset_km)[keep]
+    residual = model.residuals(state.attitude, state.dt, state.map_offset_km, state.map_rotation_rad)[keep]
     frames = model.framelet[keep]
     ets = model.ephemeris.et[np.unique(frames)]
     filters = prepared.product.filters

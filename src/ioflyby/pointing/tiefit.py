@@ -66,12 +66,15 @@ N_PARAMETERS = _SCALES.size + 2
 class FeatureFit:
     """One state of the combined fit: the limb fit's state (``limb``: attitude, timing, limb
     offset, its limb inliers ``keep``), the reference-map offset (east, north, km), the tie
-    inliers ``tie_keep`` and the covariance of all ``N_PARAMETERS`` (physical units)."""
+    inliers ``tie_keep``, the covariance of all ``N_PARAMETERS`` (physical units) and, from a
+    joint solve, the map's rotation (``map_rotation_rad``)."""
 
     limb: LimbFit
     map_offset_km: tuple[float, float] = (0.0, 0.0)
     tie_keep: np.ndarray | None = field(default=None, repr=False)
     covariance: np.ndarray | None = field(default=None, repr=False)
+    map_rotation_rad: np.ndarray | None = field(default=None, repr=False)
+    """The map's further rotation (body frame, rad) where a joint solve fitted one (else None)."""
 
     @property
     def attitude(self) -> SpinAttitude:
@@ -120,19 +123,24 @@ class TieModel:
         out.observed, out.to_pixels = self.observed[keep], self.to_pixels[keep]
         return out
 
-    def surface(self, map_offset_km: tuple[float, float]) -> np.ndarray:
+    def surface(self, map_offset_km: tuple[float, float], rotation_rad: np.ndarray | None = None) -> np.ndarray:
         """The tie points' surface points with the reference map offset by ``map_offset_km``
         (east, north; km at the sub-observer point): the map turned about the target's centre,
-        about axes across the line of sight."""
+        about axes across the line of sight; and further turned by the small rotation vector
+        ``rotation_rad`` (body frame, rad; the joint solve's map rotation), if given."""
         north, east, _ = self.map_axes
         omega = (map_offset_km[0] * north - map_offset_km[1] * east) / self.radius_km
+        if rotation_rad is not None:
+            omega = omega + np.asarray(rotation_rad, float)
         points = self.ties.surface_km
         return points + np.cross(omega, points)
 
-    def residuals(self, attitude: SpinAttitude, dt: float, map_offset_km: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-        """(N, 2) residuals (predicted − observed pixel: sample, line) for the pose and map offset."""
+    def residuals(self, attitude: SpinAttitude, dt: float, map_offset_km: tuple[float, float] = (0.0, 0.0),
+                  rotation_rad: np.ndarray | None = None) -> np.ndarray:
+        """(N, 2) residuals (predicted − observed pixel: sample, line) for the pose, map offset
+        and map rotation (see :meth:`surface`)."""
         eph, k = self.ephemeris, self.framelet
-        points = self.surface(map_offset_km)
+        points = self.surface(map_offset_km, rotation_rad)
         rotation = eph.j2000_to_body[k] + dt * eph.j2000_to_body_rate[k]
         rate = eph.j2000_to_body_rate[k]
         position = eph.target_position_km[k] + dt * eph.relative_velocity_km_s[k]
