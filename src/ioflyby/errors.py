@@ -31,7 +31,7 @@ class MissingAttitudeError(CoverageError):
     """
 
     def __init__(self, product_id: str, reason: str, advice: str):
-        super().__init__(f"{product_id}: {reason} — without an attitude kernel (CK) for the image time, {advice}")
+        super().__init__(f"{product_id}: no attitude kernel (CK) covers the image time: {advice} (SPICE: {reason})")
         self.product_id = product_id
         self.reason = reason
 
