@@ -24,9 +24,11 @@ from scipy import ndimage
 from ioflyby.geometry.mosaics import (
     KNOWN_GEOREFERENCES,
     NEW_IO_PHOTOMOSAIC_GEOREFERENCE,
+    RESAMPLE_TOLERANCE_PX,
     Georeference,
     georeference_of,
     resample_to_planetocentric,
+    source_lattice,
 )
 from ioflyby.mapping.crs import body_crs
 from ioflyby.mapping.grid import equirectangular_grid
@@ -170,6 +172,32 @@ def test_resampling_puts_a_relabelled_rotated_grid_on_planetocentric_coordinates
     assert np.abs(out[inner, :, 0] - expected_lat).max() < 0.01
     lon = np.degrees(np.arctan2(out[inner, :, 2], out[inner, :, 1])) % 360.0
     assert np.abs((lon - np.degrees(col_lon)[None, :] + 180.0) % 360.0 - 180.0).max() < 0.02
+
+
+@pytest.mark.parametrize("declared", [NEW_IO_PHOTOMOSAIC_GEOREFERENCE,
+                                      Georeference(latitude_ratio=0.985, rotation_deg=(0.5, -0.3, 1.0))],
+                         ids=["newer mosaic", "0.6 deg rotation"])
+def test_interpolated_source_pixels_within_a_hundredth_of_a_pixel_of_the_exact_mapping(declared):
+    """The resampling's source positions (exact on a coarse lattice, linear between) against the
+    exact per-pixel mapping computed here with scipy's rotation, on the newer mosaic's full
+    5748 × 2874 grid: every row (poles included), every 5th column (all lattice phases)."""
+    from scipy.spatial.transform import Rotation
+
+    rows, cols = 2874, 5748
+    lattice = source_lattice((rows, cols), declared)
+    y, x = lattice.pixels()
+    out_cols = np.arange(0, cols, 5)
+    lat = np.radians(90.0 - (np.arange(rows) + 0.5) * 180.0 / rows)
+    lon = np.radians((out_cols + 0.5) * 360.0 / cols)
+    lat_grid, lon_grid = np.meshgrid(lat, lon, indexing="ij")
+    point = np.stack([np.cos(lat_grid) * np.cos(lon_grid), np.cos(lat_grid) * np.sin(lon_grid), np.sin(lat_grid)], -1)
+    shown = Rotation.from_rotvec(np.radians(declared.rotation_deg)).apply(point.reshape(-1, 3)).reshape(point.shape)
+    psi = np.arctan2(declared.latitude_ratio * shown[..., 2], np.hypot(shown[..., 0], shown[..., 1]))
+    exact_y = (np.pi / 2 - psi) * rows / np.pi - 0.5
+    exact_x = np.arctan2(shown[..., 1], shown[..., 0]) * cols / (2 * np.pi) - 0.5
+    dx = (x[:, out_cols] - exact_x + cols / 2) % cols - cols / 2
+    assert np.abs(y[:, out_cols] - exact_y).max() <= RESAMPLE_TOLERANCE_PX
+    assert np.abs(dx).max() <= RESAMPLE_TOLERANCE_PX
 
 
 # -- gazetteer paterae through every reader ----------------------------------------------------------

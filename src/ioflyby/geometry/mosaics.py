@@ -17,11 +17,13 @@ Grid convention of the images handled here: row 0 at 90°N, pixel centres half a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ioflyby._numba import jit
 from ioflyby.geometry.spin import rotation_vector_matrix
 
 IO_RADII_KM = (1829.4, 1819.4, 1815.7)
@@ -37,7 +39,6 @@ REGISTRATION_SCALE_EXPONENT = 0.72
 σ(60°) · (60°/ρ)^0.72, fitted to the rotation about the line of sight between two Io mosaics
 over footprints of radius 25°–80° (docs/pointing.md)."""
 MIN_FOOTPRINT_DEG = 10.0
-RESAMPLE_CHUNK_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -141,44 +142,168 @@ def resample_to_planetocentric(image: np.ndarray, georeference: Georeference) ->
     resampled (bilinear, wrapping in longitude, clamped at the poles) onto the planetocentric grid
     of the same shape, through ``georeference``: output pixel (φ, λ) takes the mosaic's value
     where it shows the point (φ, λ). float32; the image itself (as float32) when there is nothing
-    to apply."""
+    to apply.
+
+    Where the mosaic shows each pixel comes from :func:`source_lattice` (exact every
+    ``RESAMPLE_LATTICE_STEP`` columns of every row, linear between, within
+    ``RESAMPLE_TOLERANCE_PX`` of the exact mapping); the image is then sampled once by a compiled
+    kernel."""
     image = np.asarray(image)
     if georeference.is_planetocentric:
         return image.astype(np.float32, copy=False)
-    rows, cols = image.shape[:2]
-    out = np.empty(image.shape, np.float32)
-    lon = (np.arange(cols) + 0.5) * (2 * np.pi / cols)
-    for start in range(0, rows, RESAMPLE_CHUNK_ROWS):
-        stop = min(rows, start + RESAMPLE_CHUNK_ROWS)
-        lat = np.pi / 2 - (np.arange(start, stop) + 0.5) * (np.pi / rows)
-        if any(georeference.rotation_deg):
-            lat_grid, lon_grid = np.meshgrid(lat, lon, indexing="ij")
-            row_lat, col_lon = georeference.mosaic_latlon(lat_grid, lon_grid)
-        else:  # rows only: every column keeps its longitude
-            row_lat, col_lon = georeference.mosaic_latlon(lat, lon[0])
-            row_lat, col_lon = np.broadcast_to(row_lat[:, None], (stop - start, cols)), None
-        out[start:stop] = _bilinear(image, row_lat, col_lon)
-    return out
+    lattice = source_lattice(image.shape[:2], georeference)
+    bands = np.ascontiguousarray(image if image.ndim == 3 else image[..., None])
+    out = np.empty(bands.shape, np.float32)
+    _sample_kernel(bands, lattice.rows_px, lattice.shift_px, lattice.exact_index, lattice.exact_rows_px,
+                   lattice.exact_shift_px, lattice.step, out)
+    return out if image.ndim == 3 else out[..., 0]
 
 
-def _bilinear(image: np.ndarray, row_lat: np.ndarray, col_lon: np.ndarray | None) -> np.ndarray:
-    """Bilinear values of ``image`` at (row latitude, column east longitude) (radians, 2-D);
-    ``col_lon`` None: each output column is the image's own column."""
-    rows, cols = image.shape[:2]
+RESAMPLE_LATTICE_STEP = 16
+"""Columns between the exact evaluations of the mapping along each row (pixels)."""
+RESAMPLE_TOLERANCE_PX = 0.01
+"""Largest difference (pixels) allowed between the interpolated and the exact source position."""
+LATTICE_SAFETY = 4.0
+"""Factor on a row's estimated interpolation error before comparing it with the tolerance."""
+
+
+@dataclass(frozen=True)
+class SourceLattice:
+    """Where a mosaic shows each pixel of the planetocentric grid of shape (rows, cols), in the
+    mosaic's pixel coordinates (row y, column x; 0 at the centre of the top-left pixel): exact at
+    columns 0, step, 2·step, … of every output row and linear between them; rows where that
+    would err by more than ``RESAMPLE_TOLERANCE_PX`` (near the poles) exact at
+    every column.
+
+    Attributes:
+        cols: columns of the grid.
+        step: lattice spacing (columns).
+        rows_px: source row y at the lattice nodes, (rows, nodes) float64.
+        shift_px: source column x minus the output column, wrapped into [−cols/2, cols/2),
+            (rows, nodes) float64.
+        exact_index: per output row, its index into ``exact_rows_px`` / ``exact_shift_px``,
+            −1 where the lattice is used.
+        exact_rows_px, exact_shift_px: y and x − column at every column of the exact rows,
+            (exact rows, cols) float64.
+    """
+
+    cols: int
+    step: int
+    rows_px: np.ndarray
+    shift_px: np.ndarray
+    exact_index: np.ndarray
+    exact_rows_px: np.ndarray
+    exact_shift_px: np.ndarray
+
+    def pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Source (y, x) at every output pixel, (rows, cols) float64 each (x not wrapped: the
+        output column plus its shift), as the resampling kernel computes them."""
+        shape = (self.exact_index.shape[0], self.cols)
+        y, x = np.empty(shape), np.empty(shape)
+        _pixels_kernel(self.rows_px, self.shift_px, self.exact_index, self.exact_rows_px, self.exact_shift_px,
+                       self.step, y, x)
+        return y, x
+
+
+def source_lattice(shape: tuple[int, int], georeference: Georeference,
+                   step: int = RESAMPLE_LATTICE_STEP) -> SourceLattice:
+    """Where the mosaic of ``shape`` (rows, cols) shows each planetocentric pixel, through
+    ``georeference`` (:meth:`Georeference.mosaic_latlon`, exact at the lattice nodes).
+
+    Interpolation error: linear interpolation over ``step`` columns errs by at most step²/8 times
+    the largest second derivative along the row. A small rotation θ about an equatorial axis moves
+    a point by θ·sin(λ − α) in latitude and −θ·tan φ·cos(λ − α) in longitude, so the second
+    derivatives are (rows/π)·θ·(2π/cols)² and (cols/2π)·θ·tan|φ|·(2π/cols)² px per px²: for the
+    newer Io mosaic (θ = 1.15e-3 rad, 5748 columns, step 16) 4e-5 and 4e-5·tan|φ| px, under
+    0.01 px everywhere but within ~4 rows of the poles; rotation about the pole axis and the
+    latitude relation are exact. Each row's error is estimated from its lattice's second
+    differences (Δ²/8, times ``LATTICE_SAFETY``); rows above ``RESAMPLE_TOLERANCE_PX`` are
+    evaluated at every column."""
+    rows, cols = (int(v) for v in shape)
+    nodes = -(-(cols - 1) // step) + 1
+    rows_px, shift_px = _exact_pixels(rows, cols, np.arange(rows), np.arange(nodes) * step, georeference)
+    estimate = np.zeros(rows)
+    if nodes >= 3:
+        for values in (rows_px, shift_px):
+            estimate = np.maximum(estimate, np.abs(np.diff(values, 2, axis=1)).max(axis=1) / 8.0)
+    exact = np.flatnonzero(LATTICE_SAFETY * estimate > RESAMPLE_TOLERANCE_PX)
+    exact_index = np.full(rows, -1, np.int64)
+    exact_index[exact] = np.arange(exact.size)
+    exact_rows_px, exact_shift_px = _exact_pixels(rows, cols, exact, np.arange(cols), georeference)
+    return SourceLattice(cols, step, rows_px, shift_px, exact_index, exact_rows_px, exact_shift_px)
+
+
+def _exact_pixels(rows: int, cols: int, out_rows: np.ndarray, out_cols: np.ndarray,
+                  georeference: Georeference) -> tuple[np.ndarray, np.ndarray]:
+    """Source (y, x − column wrapped into [−cols/2, cols/2)) of the output pixels at ``out_rows``
+    × ``out_cols`` of a (rows, cols) grid, exactly (float64, (len(out_rows), len(out_cols)))."""
+    lat = np.pi / 2 - (np.asarray(out_rows, float) + 0.5) * (np.pi / rows)
+    lon = (np.asarray(out_cols, float) + 0.5) * (2 * np.pi / cols)
+    if any(georeference.rotation_deg):
+        lat_grid, lon_grid = np.meshgrid(lat, lon, indexing="ij")
+        row_lat, col_lon = georeference.mosaic_latlon(lat_grid, lon_grid)
+    else:  # rows only: every column keeps its longitude
+        row_lat, _ = georeference.mosaic_latlon(lat, lon[:1])
+        row_lat, col_lon = np.broadcast_to(row_lat[:, None], (lat.size, lon.size)), lon[None, :]
     y = (np.pi / 2 - row_lat) * (rows / np.pi) - 0.5
-    y0 = np.clip(np.floor(y).astype(np.int64), 0, rows - 2)
-    fy = np.clip(y - y0, 0.0, 1.0).astype(np.float32)
-    if col_lon is None:
-        x0 = np.broadcast_to(np.arange(cols), y.shape)
-        x1, fx = x0, np.zeros(y.shape, np.float32)
-    else:
-        x = np.mod(col_lon, 2 * np.pi) * (cols / (2 * np.pi)) - 0.5
-        x0 = np.floor(x).astype(np.int64)
-        fx = (x - x0).astype(np.float32)
-        x0 %= cols
-        x1 = (x0 + 1) % cols
-    if image.ndim == 3:
-        fx, fy = fx[..., None], fy[..., None]
-    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
-    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x1] * fx
-    return top * (1 - fy) + bottom * fy
+    x = np.mod(col_lon, 2 * np.pi) * (cols / (2 * np.pi)) - 0.5
+    shift = np.mod(x - np.asarray(out_cols, float)[None, :] + cols / 2, cols) - cols / 2
+    return np.ascontiguousarray(y, float), np.ascontiguousarray(np.broadcast_to(shift, y.shape), float)
+
+
+@jit()
+def _row_pixels(rows_px, shift_px, exact_index, exact_rows_px, exact_shift_px, step, i, y, x):
+    """Source (y, x) of every pixel of output row ``i`` into ``y``, ``x`` (cols): the exact row,
+    or linear between the lattice nodes."""
+    cols = y.shape[0]
+    k = exact_index[i]
+    if k >= 0:
+        for j in range(cols):
+            y[j] = exact_rows_px[k, j]
+            x[j] = j + exact_shift_px[k, j]
+        return
+    for n in range(rows_px.shape[1] - 1):
+        y_a, y_step = rows_px[i, n], (rows_px[i, n + 1] - rows_px[i, n]) / step
+        s_a, s_step = shift_px[i, n], (shift_px[i, n + 1] - shift_px[i, n]) / step
+        first = n * step
+        for m in range(min(step, cols - first)):
+            y[first + m] = y_a + y_step * m
+            x[first + m] = first + m + s_a + s_step * m
+    last = (rows_px.shape[1] - 1) * step
+    if last < cols:
+        y[last] = rows_px[i, -1]
+        x[last] = last + shift_px[i, -1]
+
+
+@jit()
+def _pixels_kernel(rows_px, shift_px, exact_index, exact_rows_px, exact_shift_px, step, y, x):
+    """:func:`_row_pixels` for every output row into ``y``, ``x`` (rows, cols)."""
+    for i in range(y.shape[0]):
+        _row_pixels(rows_px, shift_px, exact_index, exact_rows_px, exact_shift_px, step, i, y[i], x[i])
+
+
+@jit()
+def _sample_kernel(image, rows_px, shift_px, exact_index, exact_rows_px, exact_shift_px, step, out):
+    """Bilinear values of ``image`` (rows, cols, bands) at each output pixel's source position
+    (:func:`_row_pixels`) into ``out`` (float32, same shape): wrapping in columns, rows clamped
+    to the first and last."""
+    rows, cols, bands = image.shape
+    y = np.empty(cols)
+    x = np.empty(cols)
+    for i in range(rows):
+        _row_pixels(rows_px, shift_px, exact_index, exact_rows_px, exact_shift_px, step, i, y, x)
+        for j in range(cols):
+            y0 = min(max(int(math.floor(y[j])), 0), rows - 2)
+            fy = min(max(y[j] - y0, 0.0), 1.0)
+            xf = math.floor(x[j])
+            fx = x[j] - xf
+            x0 = int(xf)
+            while x0 < 0:
+                x0 += cols
+            while x0 >= cols:
+                x0 -= cols
+            x1 = x0 + 1 if x0 + 1 < cols else 0
+            for b in range(bands):
+                top = image[y0, x0, b] * (1.0 - fx) + image[y0, x1, b] * fx
+                bottom = image[y0 + 1, x0, b] * (1.0 - fx) + image[y0 + 1, x1, b] * fx
+                out[i, j, b] = top * (1.0 - fy) + bottom * fy
