@@ -341,7 +341,8 @@ def plot_activity_context(link: MagnetosphereLink, path: str | Path) -> Path:
     """Relative activity against Io's System III west longitude (with the first-harmonic fit)
     and centrifugal latitude (with the linear fit), and r(lag) against the user series when
     there is one."""
-    from ioflyby.volcano.timeseries import _pyplot, _save
+    from ioflyby.fileio import save_figure
+    from ioflyby.volcano.timeseries import _pyplot
 
     plt = _pyplot()
     panels = 3 if link.lagged is not None else 2
@@ -385,4 +386,4 @@ def plot_activity_context(link: MagnetosphereLink, path: str | Path) -> Path:
     for axis in axes:
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    return _save(figure, Path(path))
+    return save_figure(figure, path)
