@@ -12,6 +12,7 @@ from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit, progress
 from ioflyby.errors import ScenarioError
 from ioflyby.simulate import SCENARIOS, HotSpot, RenderEffects, TwinOptions, build_twin
+from ioflyby.simulate.ssi import SSI_SCENARIOS, SsiTwinOptions, build_ssi_twin
 from ioflyby.simulate.surface_change import parse_surface_change
 from ioflyby.simulate.thermal import JUNOCAM_PSF_SIGMA_PX, catalogue_hot_spots
 
@@ -60,6 +61,24 @@ def _check_injected(timing_offset: float, attitude_error: float) -> None:
         raise ScenarioError(f"--attitude-error {attitude_error!r}: give degrees between 0 and 180")
 
 
+CAMERAS = ("junocam", "ssi")
+"""``--camera``: the JunoCam twin (every scenario) or Galileo SSI framing images (galileo-i32)."""
+
+
+def _check_camera(camera: str, scenario: str, junocam_only: dict[str, bool]) -> None:
+    """``--camera`` is known, SSI only for a Galileo scenario and without JunoCam-only options
+    (``junocam_only``: option name → whether it was given)."""
+    if camera not in CAMERAS:
+        raise ScenarioError(f"--camera {camera!r}: choose one of {', '.join(CAMERAS)}")
+    if camera == "ssi":
+        if scenario not in SSI_SCENARIOS:
+            raise ScenarioError(f"--camera ssi: Galileo SSI images exist for {', '.join(SSI_SCENARIOS)}, "
+                                f"not {scenario!r}; use --camera junocam")
+        given = [name for name, used in junocam_only.items() if used]
+        if given:
+            raise ScenarioError(f"{', '.join(given)}: JunoCam twin options; drop them or use --camera junocam")
+
+
 def _print_result(result: dict) -> None:
     truth = result["truth"]
     ca, req = truth["achieved_ca"], truth["requested_ca"]
@@ -104,10 +123,30 @@ def simulate(
     kernels: Path | None = typer.Option(None, "--kernels", help="Folder with official fk/juno_v12.tf and ik/juno_junocam_v03.ti."),
     written_fk_ik: bool = typer.Option(False, "--written-fk-ik", help="Use the project-written FK/IK even if official ones exist."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier twin in --out (its kernels, products, metakernels, truth.json; other files are kept)."),
+    camera: str = typer.Option("junocam", "--camera", help="junocam (every scenario) or ssi (Galileo SSI framing "
+                               "images of galileo-i32: PDS3 REDRs, injected pointing errors)."),
 ) -> None:
-    """Design the scenario's flyby, write its SPICE kernels (twin.tm), render its JunoCam raw
-    products and write truth.json (what a reconstruction must recover)."""
+    """Design the scenario's flyby, write its SPICE kernels (twin.tm), render its raw products
+    (JunoCam, or Galileo SSI with --camera ssi) and write truth.json (what a reconstruction must
+    recover)."""
     _check_injected(timing_offset, attitude_error)
+    _check_camera(camera, scenario, {
+        "--timing-offset": timing_offset != 0.0, "--attitude-error": attitude_error != 0.0,
+        "--attitude-error-axis": attitude_error_axis != "1,0,0", "--hot-spot": bool(hot_spot),
+        "--hot-spots-from-catalogue": from_catalogue, "--min-power-gw": min_power_gw is not None,
+        "--night-side": night_side, "--jupiter-shine": jupiter_shine,
+        "--psf-sigma-px": psf_sigma != JUNOCAM_PSF_SIGMA_PX, "--radiation-hits": radiation_hits != 0.0,
+        "--kernels": kernels is not None, "--written-fk-ik": written_fk_ik})
+    changes = tuple(parse_surface_change(text) for text in surface_change)
+    if camera == "ssi":
+        ssi_options = SsiTwinOptions(basemap=basemap, seed=seed, surface_changes=changes)
+        with progress(disable=as_json) as bar:
+            task = bar.add_task("kernels", total=None)
+            result = build_ssi_twin(out, ssi_options, scenario, overwrite=overwrite,
+                                    progress=lambda stage, done, total: bar.update(task, description=stage,
+                                                                                   completed=done, total=total))
+        emit(result.to_json(), as_json, _print_result)
+        return
     options = TwinOptions(
         timing_offset_s=timing_offset,
         attitude_error_deg=attitude_error,
@@ -117,7 +156,7 @@ def simulate(
                                       radiation_hits_per_framelet=radiation_hits),
         night_side=night_side,
         seed=seed,
-        surface_changes=tuple(parse_surface_change(text) for text in surface_change),
+        surface_changes=changes,
         basemap=basemap,
         official_kernel_dir=kernels,
         use_official_fk_ik=not written_fk_ik,

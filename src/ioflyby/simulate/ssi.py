@@ -35,6 +35,7 @@ filters the grey mean). Radiometric constants are documented approximations, not
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -56,6 +57,7 @@ from ioflyby.simulate.basemap import LONGITUDE_CONVENTION, Basemap, load_basemap
 from ioflyby.simulate.ephemeris import write_ephemeris_spk
 from ioflyby.simulate.render import FrameletRenderer, NoiseModel, RenderEffects
 from ioflyby.simulate.scenarios import Scenario, Twin, build_and_publish, get_scenario
+from ioflyby.simulate.surface_change import SurfaceChange, apply_surface_changes
 from ioflyby.simulate.trajectory import FlybyDesign, design_flyby
 from ioflyby.spice import Kernels, et_to_utc, spice_errors, write_spk
 from ioflyby.spice.writers import write_ck
@@ -76,6 +78,8 @@ REFERENCE_SUN_DISTANCE_KM = 5.2 * AU_KM
 CK_HOLD_S = 20.0
 """Each image's attitude is held this long before and after its epoch in the CKs."""
 SCENARIO = "galileo-i32"
+SSI_SCENARIOS = (SCENARIO,)
+"""The scenarios whose spacecraft carried SSI (the twin flies them with Galileo's NAIF id)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,9 @@ SSI_IMAGES: tuple[SsiImage, ...] = (
 class SsiTwinOptions:
     """Choices of :func:`build_ssi_twin`: the images, basemap, photometry (Minnaert k; 1 =
     Lambert), detector noise, effects (pixel supersampling; the PSF blurs the surface when
-    ``surface_psf``), random seed, how many truth pixels per image, the flyby window (s)."""
+    ``surface_psf``), random seed, how many truth pixels per image, the flyby window (s), and
+    changes of the surface since the basemap's epoch (:mod:`ioflyby.simulate.surface_change`;
+    their exact areas and outlines go into ``truth.json``'s ``surface_changes``)."""
 
     images: tuple[SsiImage, ...] = SSI_IMAGES
     basemap: str | Path | None = None
@@ -127,11 +133,14 @@ class SsiTwinOptions:
     seed: int = 0
     truth_pixels: int = 200
     window_s: float = 30000.0
+    surface_changes: tuple[SurfaceChange, ...] = ()
 
 
 def ssi_basemap(basemap: Basemap) -> Basemap:
-    """``basemap`` with a band under every SSI filter name (:data:`BASEMAP_BAND`)."""
-    return Basemap(basemap.path, {**basemap.bands, **{name: basemap.bands[band] for name, band in BASEMAP_BAND.items()}})
+    """``basemap`` with a band under every SSI filter name (:data:`BASEMAP_BAND`); its
+    georeference and any surface changes are kept."""
+    return dataclasses.replace(basemap, bands={**basemap.bands,
+                                               **{name: basemap.bands[band] for name, band in BASEMAP_BAND.items()}})
 
 
 class SsiRenderer(FrameletRenderer):
@@ -321,7 +330,7 @@ def _build_into(scenario: Scenario, options: SsiTwinOptions, tmp: Path, final: P
     nominal_files = base + [files["ck"]]
     for name, listed in (("twin.tm", nominal_files), ("twin_truth.tm", truth_files)):
         tk.write_metakernel(tmp / name, final, [os.path.relpath(p, tmp) for p in listed])
-    basemap = load_basemap(options.basemap)
+    basemap = apply_surface_changes(load_basemap(options.basemap), options.surface_changes)
     rng = np.random.default_rng(options.seed)
     products = []
     with Kernels(truth_files):
@@ -378,6 +387,7 @@ def _truth_document(scenario: Scenario, options: SsiTwinOptions, design: FlybyDe
         "radiometry": {"dn_per_if_per_s": DN_PER_IF_PER_S, "reference_sun_distance_au": 5.2, "max_dn": MAX_DN},
         "noise": asdict(options.noise),
         "effects": asdict(options.effects),
+        "surface_changes": [c.to_dict() for c in options.surface_changes],
         "seed": options.seed,
         "kernels": {"metakernel": "twin.tm", "truth_metakernel": "twin_truth.tm",
                     **{k: os.path.relpath(v, tmp) for k, v in files.items()}},
@@ -385,5 +395,5 @@ def _truth_document(scenario: Scenario, options: SsiTwinOptions, design: FlybyDe
     }
 
 
-__all__ = ["BASEMAP_BAND", "DN_PER_IF_PER_S", "SSI_IMAGES", "SSI_NOISE", "SsiImage", "SsiRenderer", "SsiTwinOptions",
+__all__ = ["BASEMAP_BAND", "DN_PER_IF_PER_S", "SSI_IMAGES", "SSI_NOISE", "SSI_SCENARIOS", "SsiImage", "SsiRenderer", "SsiTwinOptions",
            "aim_camera", "build_ssi_twin", "galileo_clock", "pointing_error", "ssi_basemap"]
