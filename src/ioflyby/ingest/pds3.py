@@ -4,6 +4,7 @@ Galileo SSI readers."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -56,3 +57,14 @@ def read_pds3_image(
         raise ProductError(f"{where}: cannot read {what} with pdr ({error_detail(exc)})") from None
     metadata = {k: plain(v) for k, v in metadata_raw.items() if k != "IMAGE"}
     return metadata, plain(image_meta), image
+
+
+def detached_label(path: Path) -> Path | None:
+    """The ``.LBL`` beside ``path`` (case-insensitive suffix), ``path`` itself if it is a label, or None."""
+    if path.suffix.lower() == ".lbl":
+        return path
+    for suffix in (".LBL", ".lbl"):
+        candidate = path.with_suffix(suffix)
+        if os.path.lexists(candidate):
+            return candidate
+    return None

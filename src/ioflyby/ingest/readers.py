@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import warnings
 import zipfile
@@ -36,7 +35,7 @@ from PIL import Image
 from ioflyby.camera.junocam import FRAMELET_SAMPLES
 from ioflyby.errors import ProductError
 from ioflyby.fileio import check_name, check_regular_file, read_regular_file, shown
-from ioflyby.ingest.pds3 import error_detail, read_pds3_image
+from ioflyby.ingest.pds3 import detached_label, error_detail, read_pds3_image
 from ioflyby.ingest.product import MAX_LINES, RawProduct, build_product
 from ioflyby.ingest.ssi import is_ssi_product, read_ssi_product
 
@@ -283,13 +282,10 @@ def _read_zip_pair(imageset: Path, data: Path) -> RawProduct:
 
 
 def _label_path(path: Path) -> Path:
-    if path.suffix.lower() == ".lbl":
-        return path
-    for suffix in (".LBL", ".lbl"):
-        candidate = path.with_suffix(suffix)
-        if os.path.lexists(candidate):
-            return candidate
-    raise ProductError(f"{path}: its detached PDS3 label (.LBL) is missing beside it")
+    label = detached_label(path)
+    if label is None:
+        raise ProductError(f"{path}: its detached PDS3 label (.LBL) is missing beside it")
+    return label
 
 
 def _check_image_file(label: Path, pointer: Any) -> None:

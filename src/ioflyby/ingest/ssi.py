@@ -41,7 +41,7 @@ import numpy as np
 from ioflyby.camera.ssi import FILTERS, FULL_FRAME_LINES, FULL_FRAME_SAMPLES
 from ioflyby.errors import ProductError
 from ioflyby.fileio import check_name, check_regular_file, read_regular_file, shown
-from ioflyby.ingest.pds3 import read_pds3_image
+from ioflyby.ingest.pds3 import detached_label, read_pds3_image
 from ioflyby.ingest.product import (
     MAX_CLOCK_CHARS,
     RawProduct,
@@ -152,17 +152,6 @@ def _head(path: Path, size: int) -> bytes:
         os.close(fd)
 
 
-def _detached_label(path: Path) -> Path | None:
-    """The ``.LBL`` beside ``path`` (case-insensitive suffix), or ``path`` itself if a label."""
-    if path.suffix.lower() == ".lbl":
-        return path
-    for suffix in (".LBL", ".lbl"):
-        candidate = path.with_suffix(suffix)
-        if os.path.lexists(candidate):
-            return candidate
-    return None
-
-
 def _label_text(head: bytes) -> bytes:
     """The PDS3 label part of ``head``: everything up to the END statement."""
     match = re.search(rb"^\s*END\s*$", head, re.MULTILINE)
@@ -173,7 +162,7 @@ def is_ssi_product(path: str | Path) -> bool:
     """Whether ``path`` (a .LBL, or a .IMG with a label beside it or attached) is a Galileo SSI
     product: its label's INSTRUMENT_NAME / INSTRUMENT_ID (ISIS: InstrumentId) names SSI. Never raises."""
     path = Path(path)
-    label = _detached_label(path)
+    label = detached_label(path)
     head = _head(label if label is not None else path, SNIFF_BYTES)
     return bool(_INSTRUMENT_LINE.search(_label_text(head)))
 
@@ -231,7 +220,7 @@ def _require_layout(image_meta: Mapping[str, Any], metadata: Mapping[str, Any], 
 def read_ssi_product(path: str | Path) -> SsiProduct:
     """Read a Galileo SSI PDS3 product (its .LBL, its .IMG, or an attached-label .IMG)."""
     path = Path(path)
-    label = _detached_label(path) or path
+    label = detached_label(path) or path
     where = str(label)
     limit = MAX_LABEL_BYTES if label.suffix.lower() == ".lbl" else MAX_SSI_IMAGE_BYTES
     head = read_regular_file(label, limit, ProductError, "a Galileo SSI label")[:SNIFF_BYTES]  # pdr reads it again
