@@ -97,7 +97,7 @@ def binned_to_pixel(index: np.ndarray) -> np.ndarray:
     return BIN * np.asarray(index, float) + 0.5 * (BIN - 1)
 
 
-def _band_pass(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def band_pass(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Difference of Gaussians (``BAND_SIGMAS_BINNED``) by normalised convolution within
     ``mask`` (0 outside it)."""
     weight = mask.astype(np.float64)
@@ -140,8 +140,10 @@ class FrameletProjector:
                                                  cval=np.nan) for k in range(3)], axis=-1)
 
 
-def _predicted(reference: ReferenceMap, surface: np.ndarray, pose: FrameletPoses, radii: np.ndarray):
-    """(the reference shaded as the image is (Lambert), the usable mask) on the binned framelet."""
+def shaded_reference(reference: ReferenceMap, surface: np.ndarray, pose: FrameletPoses, radii: np.ndarray):
+    """(the reference shaded as the image is (Lambert), the usable mask: on the target, lit and
+    seen within the incidence/emission limits) at the body-fixed ``surface`` points (km, NaN off
+    the target) seen from ``pose``."""
     finite = np.isfinite(surface[..., 0])
     points = np.where(finite[..., None], surface, radii)
     normal = points / radii**2
@@ -150,12 +152,17 @@ def _predicted(reference: ReferenceMap, surface: np.ndarray, pose: FrameletPoses
     to_observer = pose.observer_km - points
     mu = np.einsum("...i,...i->...", normal, to_observer) / np.linalg.norm(to_observer, axis=-1)
     usable = finite & (mu0 > MIN_COS_INCIDENCE) & (mu > MIN_COS_EMISSION)
+    return np.where(usable, reference.sample_points(points) * np.clip(mu0, 0.0, None), 0.0), usable
+
+
+def _predicted(reference: ReferenceMap, surface: np.ndarray, pose: FrameletPoses, radii: np.ndarray):
+    """:func:`shaded_reference` on the binned framelet, within JunoCam's photoactive columns."""
+    shaded, usable = shaded_reference(reference, surface, pose, radii)
     first = int(np.ceil(PHOTOACTIVE_FIRST_SAMPLE / BIN)) + 1
     last = (PHOTOACTIVE_FIRST_SAMPLE + PHOTOACTIVE_SAMPLES) // BIN - 1
     usable[:, :first] = False
     usable[:, last:] = False
-    albedo = reference.sample_points(points)
-    return np.where(usable, albedo * np.clip(mu0, 0.0, None), 0.0), usable
+    return np.where(usable, shaded, 0.0), usable
 
 
 def _patches(image: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -217,8 +224,8 @@ def match_framelet(
     starts = starts[fraction >= MIN_USABLE_FRACTION]
     if starts.size == 0:
         return None
-    observed = _band_pass(_binned(np.asarray(image, np.float64)), usable)
-    model = _band_pass(predicted, usable)
+    observed = band_pass(_binned(np.asarray(image, np.float64)), usable)
+    model = band_pass(predicted, usable)
     mask = _patches(usable, starts)
     a, b = _patches(observed, starts), _patches(model, starts)
     level = np.array([predicted[:, s:s + PATCH_BINNED][usable[:, s:s + PATCH_BINNED]].mean() for s in starts])

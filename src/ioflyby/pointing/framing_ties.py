@@ -30,14 +30,18 @@ from scipy import ndimage
 
 from ioflyby.camera import Camera
 from ioflyby.geometry import FrameletPoses
-from ioflyby.pointing.features import MIN_DISTINCTNESS, MIN_PEAK, RELATIVE_TEXTURE, phase_correlate
+from ioflyby.pointing.features import (
+    MIN_DISTINCTNESS,
+    MIN_PEAK,
+    RELATIVE_TEXTURE,
+    band_pass,
+    phase_correlate,
+    shaded_reference,
+)
 from ioflyby.pointing.reference import ReferenceMap
 
 PATCH_BINNED = 32
 PATCH_STEP_BINNED = 16
-BAND_SIGMAS_BINNED = (0.8, 6.0)
-MIN_COS_INCIDENCE = 0.2
-MIN_COS_EMISSION = 0.3
 MIN_USABLE_FRACTION = 0.85
 SEARCH_FRACTION = 0.3
 """Shifts are searched within ± this fraction of a patch (binned pixels)."""
@@ -94,28 +98,6 @@ def binned_centres(count: int, binning: int) -> np.ndarray:
     return binning * np.arange(count, dtype=float) + 0.5 * (binning - 1)
 
 
-def band_pass(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Difference of Gaussians (``BAND_SIGMAS_BINNED``) by normalised convolution within
-    ``mask`` (0 outside it)."""
-    weight = mask.astype(np.float64)
-    values = np.where(mask, image, 0.0)
-    smooth = [ndimage.gaussian_filter(values, s, mode="nearest") / np.maximum(
-        ndimage.gaussian_filter(weight, s, mode="nearest"), 1e-6) for s in BAND_SIGMAS_BINNED]
-    return np.where(mask, smooth[0] - smooth[1], 0.0)
-
-
-def _prediction(reference: ReferenceMap, surface: np.ndarray, pose: FrameletPoses, radii: np.ndarray):
-    finite = np.isfinite(surface[..., 0])
-    points = np.where(finite[..., None], surface, radii)
-    normal = points / radii**2
-    normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
-    mu0 = normal @ pose.sun_direction
-    to_observer = pose.observer_km - points
-    mu = np.einsum("...i,...i->...", normal, to_observer) / np.linalg.norm(to_observer, axis=-1)
-    usable = finite & (mu0 > MIN_COS_INCIDENCE) & (mu > MIN_COS_EMISSION)
-    return np.where(usable, reference.sample_points(points) * np.clip(mu0, 0.0, None), 0.0), usable
-
-
 def _normalised(stack: np.ndarray, mask: np.ndarray, window: np.ndarray) -> np.ndarray:
     out = np.zeros_like(stack)
     for k in range(stack.shape[0]):
@@ -137,7 +119,7 @@ def match_frame(
     line_c, sample_c = binned_centres(rows, b), binned_centres(cols, b)
     lines, samples = np.meshgrid(line_c, sample_c, indexing="ij")
     surface = pose.rays_to_surface(camera.pixel_to_ray(filter_name, samples, lines), radii)
-    predicted, usable = _prediction(reference, surface, pose, radii)
+    predicted, usable = shaded_reference(reference, surface, pose, radii)
     n = min(PATCH_BINNED, rows, cols)
     step = max(n // 2, 1)
     starts = [(r, c) for r in range(0, rows - n + 1, step) for c in range(0, cols - n + 1, step)
