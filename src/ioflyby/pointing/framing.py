@@ -19,7 +19,13 @@ Observations (``ioflyby.pointing.framing_limb`` and ``framing_ties``):
   binned to the map's ground scale), both band-passed and phase-correlated patch by patch
   (:func:`ioflyby.pointing.features.phase_correlate`); the surface point the pose puts at a
   patch centre is seen where the shift says. Residual: (sample, line) of the point under θ minus
-  the observed pixel. Re-matched at the solved pose until θ settles (``TIE_ROUNDS``).
+  the observed pixel. Re-matched at the solved pose until θ settles (``TIE_ROUNDS``). Used when
+  the limb is in the frame;
+- *dense registration* (:mod:`ioflyby.pointing.framing_dense`), for frames the prior puts wholly
+  inside the disc: every usable pixel of the band-passed image against the band-passed map rendered
+  through the pose, Gauss–Newton on θ with the CK prior; it enters the fit as θ̂ with its
+  information matrix. A map that does not constrain the frame (no detail, no correlation) is
+  refused with a :class:`PointingError`, not answered.
 
 Fit: :func:`scipy.optimize.least_squares` (soft-L1 loss, then plain least squares on the inliers
 within ``OUTLIER_SIGMAS`` robust σ) of the three angles, each with a Gaussian prior of
@@ -44,6 +50,7 @@ from ioflyby.camera import Camera
 from ioflyby.errors import PointingError
 from ioflyby.geometry import FrameletPoses
 from ioflyby.geometry.spin import rotation_vector_matrix
+from ioflyby.pointing.framing_dense import MIN_CORRELATION, DenseRegistration, register_frame
 from ioflyby.pointing.framing_limb import FramingLimb, detect_frame_limb, limb_in_frame
 from ioflyby.pointing.framing_ties import FramingTies, match_frame
 from ioflyby.pointing.quality import (
@@ -100,6 +107,7 @@ class FramingSolution:
     limb: dict | None = None
     tie_points: dict | None = None
     reference_map: dict | None = None
+    dense: dict | None = None
     quality: PointingQuality | None = None
     seconds: float = 0.0
     start: str = "ck"
@@ -111,8 +119,9 @@ class FramingSolution:
 
     @property
     def sources(self) -> list[str]:
-        """What fixed the pointing: "limb" and/or "tie_points"."""
-        return [name for name, used in (("limb", self.limb), ("tie_points", self.tie_points)) if used]
+        """What fixed the pointing: "limb", "tie_points" and/or "dense" (the dense registration)."""
+        return [name for name, used in (("limb", self.limb), ("tie_points", self.tie_points), ("dense", self.dense))
+                if used]
 
     def require_usable(self, accept_degraded: bool = False) -> FramingSolution:
         """This solution, unless its quality gates refused it and ``accept_degraded`` is False
@@ -147,7 +156,7 @@ class FramingSolution:
             "rotation_angle_urad": angle * 1e6, "rotation_angle_px": angle / self.ifov_rad,
             "camera_to_j2000": np.asarray(self.camera_to_j2000).tolist(),
             "formal_sigma": self.sigma, "formal_sigma_note": _SIGMA_NOTE,
-            "limb": self.limb, "tie_points": self.tie_points, "reference_map": self.reference_map,
+            "limb": self.limb, "tie_points": self.tie_points, "dense": self.dense, "reference_map": self.reference_map,
             "quality": None if self.quality is None else self.quality.to_dict(), "solve_seconds": self.seconds,
         }
 
@@ -155,7 +164,8 @@ class FramingSolution:
 
 
 _SIGMA_NOTE = (f"1-sigma from the final Jacobian scaled by each data set's residual scatter, CK prior "
-               f"{CK_PRIOR_RAD * 1e6:g} urad per angle included; with tie points and no limb, the reference "
+               f"{CK_PRIOR_RAD * 1e6:g} urad per angle included; with tie points or the dense registration and no limb, "
+               "the reference "
                "map's registration sigma is added (a map offset cannot be told from the pointing)")
 
 
@@ -164,6 +174,7 @@ _SIGMA_NOTE = (f"1-sigma from the final Jacobian scaled by each data set's resid
 class _Data:
     limb: FramingLimb | None
     ties: FramingTies | None
+    dense: DenseRegistration | None = None
 
 
 def _residuals(theta: np.ndarray, data: _Data, limb_sigma: float, tie_sigma: float) -> np.ndarray:
@@ -173,6 +184,8 @@ def _residuals(theta: np.ndarray, data: _Data, limb_sigma: float, tie_sigma: flo
         parts.append(data.limb.residual_px(rotation) / limb_sigma)
     if data.ties is not None:
         parts.append(data.ties.residual_px(rotation).ravel() / tie_sigma)
+    if data.dense is not None:
+        parts.append(data.dense.residual(theta))  # already whitened by its information matrix
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -205,6 +218,7 @@ def _fit(theta0: np.ndarray, data: _Data) -> tuple[np.ndarray, np.ndarray, _Data
         None if data.limb is None else data.limb.subset(np.abs(data.limb.residual_px(rotation)) <= OUTLIER_SIGMAS * limb_sigma),
         None if data.ties is None else data.ties.subset(
             np.all(np.abs(data.ties.residual_px(rotation)) <= OUTLIER_SIGMAS * tie_sigma, axis=1)),
+        data.dense,
     )
     result = least_squares(lambda t: np.concatenate([_residuals(t, inliers, limb_sigma, tie_sigma), t / CK_PRIOR_RAD]),
                            theta, x_scale=1e-5, diff_step=1e-3)
@@ -239,7 +253,10 @@ def solve_framing(
     from its prior ``pose`` (the CK's, at the image epoch): from Io's limb where the prior puts
     it in the frame, and from tie points to ``reference`` where one is given (both when both).
     ``radii_km``: the target's ellipsoid. Raises :class:`PointingError` when neither the limb nor
-    a reference map is available, or when neither yields enough points."""
+    a reference map is available, or when neither yields enough points. A frame the prior puts
+    wholly inside the disc is registered densely to ``reference``
+    (:func:`ioflyby.pointing.framing_dense.register_frame`); :class:`PointingError` when the map
+    does not constrain it."""
     clock = time.perf_counter()
     filter_name = product.filters[0]
     image = np.asarray(product.decompanded()[0, 0], np.float64)
@@ -257,8 +274,15 @@ def solve_framing(
     data = _Data(limb, None)
     if limb is not None:
         theta = _fit(theta, data)[0]
-    ties, matched, binning = None, 0, 1
-    if reference is not None:
+    ties, matched, binning, dense = None, 0, 1, None
+    if reference is not None and not has_limb:
+        dense = register_frame(image, camera, filter_name, pose, radii, reference, prior_rad=CK_PRIOR_RAD)
+        if dense is None:
+            raise PointingError(
+                f"{product.product_id}: the frame lies inside the disc and the reference map {reference.name!r} does "
+                "not constrain it (no shared detail); give a mosaic that shows this area, or keep the CK pointing")
+        theta = dense.theta
+    elif reference is not None:
         for _ in range(TIE_ROUNDS):
             found = match_frame(image, camera, filter_name, _turned(pose, theta), radii, reference)
             if found is None or len(found) < MIN_TIE_POINTS:
@@ -269,12 +293,12 @@ def solve_framing(
             theta = _fit(theta, _Data(limb, ties))[0]
             if np.linalg.norm(theta - previous) / ifov < SETTLED_PX:
                 break
-    if limb is None and ties is None:
+    if limb is None and ties is None and dense is None:
         what = "no limb points" if has_limb else "the limb is not in the frame"
         raise PointingError(
             f"{product.product_id}: {what} and the reference map gave fewer than {MIN_TIE_POINTS} tie points; "
             "the frame cannot be pointed from the image (check the target, the map, or keep the CK pointing)")
-    theta, covariance, inliers, limb_sigma, tie_sigma = _fit(theta, _Data(limb, ties))
+    theta, covariance, inliers, limb_sigma, tie_sigma = _fit(theta, _Data(limb, ties, dense))
     camera_to_j2000 = pose.camera_to_j2000 @ rotation_vector_matrix(theta)
     sigma = _sigma(covariance, camera, filter_name, pose, radii, ifov, reference if limb is None else None)
     limb_stats = None if limb is None else {
@@ -287,7 +311,7 @@ def solve_framing(
         product_id=product.product_id, target=pose.target, observer=observer or camera.spacecraft,
         camera_frame=camera.frame, filter_name=filter_name, et=float(pose.et), camera_to_j2000=camera_to_j2000,
         prior_camera_to_j2000=np.array(pose.camera_to_j2000), rotation_rad=theta, ifov_rad=ifov, sigma=sigma,
-        limb=limb_stats, tie_points=tie_stats, reference_map=None if reference is None else reference.to_dict(),
+        limb=limb_stats, tie_points=tie_stats, dense=None if dense is None else dense.to_dict(), reference_map=None if reference is None else reference.to_dict(),
     )
     solution.quality = assess_framing(solution)
     solution.seconds = time.perf_counter() - clock
@@ -326,7 +350,8 @@ def _sigma(covariance: np.ndarray, camera: Camera, filter_name: str, pose: Frame
 def assess_framing(solution: FramingSolution) -> PointingQuality:
     """The quality verdict of a framing solve: formal σ across the boresight and about it (the
     roll as the shift it makes at the frame's corner; both held to ``ACROSS_SIGMA_PX``), the
-    limb RMS (when the limb was used), the tie points' count, inlier fraction and RMS (when used)."""
+    limb RMS (when the limb was used), the tie points' count, inlier fraction and RMS (when used),
+    the dense registration's correlation of image and rendered map (when used)."""
     checks = [
         upper_check("across_sigma", solution.sigma["across_px"], ACROSS_SIGMA_PX, "px",
                     "pointing formal sigma across the line of sight"),
@@ -344,6 +369,9 @@ def assess_framing(solution: FramingSolution) -> PointingQuality:
                         "fraction of tie points kept"),
             upper_check("tie_rms", ties["rms_px"], TIE_RMS_PX, "px", "tie-point RMS"),
         ]
+    if solution.dense is not None:
+        checks.append(lower_check("dense_correlation", solution.dense["correlation"], (0.6, MIN_CORRELATION), "",
+                                  "band-passed image vs rendered reference map, correlation"))
     return judge(checks)
 
 
