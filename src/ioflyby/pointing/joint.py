@@ -144,6 +144,21 @@ class JointSolution:
         }
 
 
+def prepare_joint(products: Sequence, prior: str) -> list[Prepared]:
+    """Each product prepared for a joint solve (limb points, prior), refused unless there are at
+    least two and they lie within :data:`MAX_JOINT_SPAN_S` of each other (one perijove)."""
+    if len(products) < 2:
+        raise PointingError("a joint pointing solve needs at least two products of one perijove")
+    prepared = [prepare(product, prior) for product in products]
+    epochs = np.array([np.mean(p.span) for p in prepared])
+    if np.ptp(epochs) > MAX_JOINT_SPAN_S:
+        raise PointingError(
+            f"the products span {np.ptp(epochs) / 3600:.1f} h; a joint solve shares one spin axis, so give "
+            f"products of one perijove (within {MAX_JOINT_SPAN_S / 3600:g} h)"
+        )
+    return prepared
+
+
 def solve_joint(products: Sequence, prior: str = "auto", align: bool = True, reference=None) -> JointSolution:
     """Solve the pointing of several products of one perijove together (kernels loaded; see the
     module docstring). ``prior`` and ``align`` as in :func:`ioflyby.pointing.solve_loaded`.
@@ -154,16 +169,7 @@ def solve_joint(products: Sequence, prior: str = "auto", align: bool = True, ref
 
         return solve_joint_features(products, reference, prior, align)
     clock = time.perf_counter()
-    if len(products) < 2:
-        raise PointingError("a joint pointing solve needs at least two products of one perijove")
-    prepared = [prepare(product, prior) for product in products]
-    epochs = np.array([np.mean(p.span) for p in prepared])
-    if np.ptp(epochs) > MAX_JOINT_SPAN_S:
-        raise PointingError(
-            f"the products span {np.ptp(epochs) / 3600:.1f} h; a joint solve shares one spin axis, so give "
-            f"products of one perijove (within {MAX_JOINT_SPAN_S / 3600:g} h)"
-        )
-    members = [_member(p, align) for p in prepared]
+    members = [_member(p, align) for p in prepare_joint(products, prior)]
     state = _JointState.start(members, _shared_start(members), align)
     anchors = [k for k, m in enumerate(members) if m.trusted] or [_best_member(members)]
     state = state.fitted(anchors, JOINT_GATES_PX)

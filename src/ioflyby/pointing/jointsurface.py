@@ -54,12 +54,12 @@ from ioflyby.pointing.fit import (
     _robust_loss,
     free_covariance,
 )
-from ioflyby.pointing.joint import MAX_JOINT_SPAN_S, JointSolution, _phase_about
+from ioflyby.pointing.joint import JointSolution, _phase_about, prepare_joint
 from ioflyby.pointing.quality import assess_features, axis_sigma_deg, upper_check
 from ioflyby.pointing.reference import ReferenceMap
 from ioflyby.pointing.search import RPM
 from ioflyby.pointing.solution import PointingSolution
-from ioflyby.pointing.solve import Prepared, prepare, solution_from_fit
+from ioflyby.pointing.solve import Prepared, solution_from_fit
 from ioflyby.pointing.surface import (
     MIN_TIE_GATE_PX,
     SEARCH_BINNED,
@@ -117,14 +117,7 @@ def solve_joint_features(products: Sequence, reference: ReferenceMap, prior: str
     :func:`ioflyby.pointing.solve_loaded`. A product whose own solve is refused (or finds no tie
     point) keeps its own solution and verdict and does not shape the joint one."""
     clock = time.perf_counter()
-    if len(products) < 2:
-        raise PointingError("a joint pointing solve needs at least two products of one perijove")
-    prepared = [prepare(product, prior) for product in products]
-    epochs = np.array([np.mean(p.span) for p in prepared])
-    if np.ptp(epochs) > MAX_JOINT_SPAN_S:
-        raise PointingError(
-            f"the products span {np.ptp(epochs) / 3600:.1f} h; a joint solve shares one spin axis, so give "
-            f"products of one perijove (within {MAX_JOINT_SPAN_S / 3600:g} h)")
+    prepared = prepare_joint(products, prior)
     alone = [solve_alone(p, reference, align) for p in prepared]
     members = [k for k, s in enumerate(alone) if s.solution.verdict != "refused" and s.ties is not None]
     if len(members) < 2:
