@@ -31,7 +31,7 @@ import numpy as np
 import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
-from ioflyby.errors import KernelError
+from ioflyby.errors import GeometryError, KernelError
 
 PACKED_LAYOUT = (
     "focal_length_px", "centre_sample_corner_px", "centre_line_corner_px", "k1_per_px2", "k2_per_px4",
@@ -127,3 +127,21 @@ def pool_double(keyword: str, kernel_advice: str) -> float:
     if not found:
         raise KernelError(f"kernel pool lacks {keyword}: load {kernel_advice}")
     return float(values[0])
+
+
+NEWTON_MAX_STEPS = 50
+
+
+def radial_inverse(target: np.ndarray, k1: float, k2: float, tolerance: float, where: str) -> np.ndarray:
+    """The radius r solving ``r (1 + k1 r² + k2 r⁴) = target`` (any unit, k1 and k2 in its
+    powers), by Newton's method from r = target until every step is below ``tolerance`` (NaN input
+    counts as done); GeometryError naming ``where`` if it does not converge (only far outside a
+    detector)."""
+    radius = np.array(target, dtype=float, copy=True)
+    for _ in range(NEWTON_MAX_STEPS):
+        r2 = radius * radius
+        step = (radius * (1.0 + k1 * r2 + k2 * r2 * r2) - target) / (1.0 + 3.0 * k1 * r2 + 5.0 * k2 * r2 * r2)
+        radius = radius - step
+        if not np.any(np.abs(step) >= tolerance):
+            return radius
+    raise GeometryError(f"{where}: distortion inverse did not converge within {NEWTON_MAX_STEPS} steps")

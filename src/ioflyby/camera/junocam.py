@@ -27,7 +27,7 @@ import numpy as np
 import spiceypy
 from spiceypy.utils.exceptions import SpiceyError
 
-from ioflyby.camera.base import DISTORTION_FORWARD, pool_double
+from ioflyby.camera.base import DISTORTION_FORWARD, pool_double, radial_inverse
 from ioflyby.errors import GeometryError, KernelError
 from ioflyby.spice.kernelset import pool_has
 
@@ -58,7 +58,6 @@ PUBLISHED_IFOV_RAD = PUBLISHED_PIXEL_SIZE_MM / PUBLISHED_FOCAL_LENGTH_MM
 IK_PIXEL_ORIGIN_OFFSET = 0.5
 """IK pixel coordinates minus ioflyby's (IK origin: the upper-left pixel's corner)."""
 _NEWTON_TOLERANCE_PX = 1e-10
-_NEWTON_MAX_STEPS = 50
 
 
 @dataclass(frozen=True)
@@ -89,20 +88,8 @@ class FilterModel:
         element moves less than 1e-10 px. Raises GeometryError if it does not converge (only
         possible far outside the detector)."""
         radius_d = np.hypot(xd, yd)
-        radius = radius_d.copy()
-        for _ in range(_NEWTON_MAX_STEPS):
-            r2 = radius * radius
-            residual = radius * (1.0 + self.k1 * r2 + self.k2 * r2 * r2) - radius_d
-            slope = 1.0 + 3.0 * self.k1 * r2 + 5.0 * self.k2 * r2 * r2
-            step = residual / slope
-            radius = radius - step
-            if not np.any(np.abs(step) >= _NEWTON_TOLERANCE_PX):  # NaN input counts as done
-                break
-        else:
-            raise GeometryError(
-                f"JunoCam {self.name}: distortion inverse did not converge within "
-                f"{_NEWTON_MAX_STEPS} steps (pixel far outside the detector?)"
-            )
+        radius = radial_inverse(radius_d, self.k1, self.k2, _NEWTON_TOLERANCE_PX,
+                                f"JunoCam {self.name} (pixel far outside the detector?)")
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(radius_d > 0, radius / radius_d, 1.0)
         return xd * ratio, yd * ratio

@@ -52,7 +52,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ioflyby.camera.base import DISTORTION_INVERSE, pool_double
+from ioflyby.camera.base import DISTORTION_INVERSE, pool_double, radial_inverse
 from ioflyby.errors import GeometryError, KernelError
 
 NAIF_ID = -77001
@@ -80,7 +80,6 @@ PUBLISHED_FOCAL_LENGTH_MM = 1500.46655964
 PUBLISHED_PIXEL_PITCH_MM = 0.01524
 """INS-77001_PIXEL_PITCH of ssiAddendum005.ti, mm."""
 _NEWTON_TOLERANCE_MM = 1e-12
-_NEWTON_MAX_STEPS = 50
 
 
 @dataclass(frozen=True)
@@ -114,20 +113,9 @@ class SsiOptics:
         ``r_d + K1 r_d³ = r_u`` until every step is below 1e-12 mm. Positions with no solution
         (r_u beyond the cubic's maximum, ~77 mm, far off the 12 mm detector) give NaN."""
         radius_u = np.hypot(xu, yu)
-        radius = radius_u.copy()
         k1 = self.k1_per_mm2
-        for _ in range(_NEWTON_MAX_STEPS):
-            r2 = radius * radius
-            slope = 1.0 + 3.0 * k1 * r2
-            step = (radius * (1.0 + k1 * r2) - radius_u) / slope
-            radius = radius - step
-            if not np.any(np.abs(step) >= _NEWTON_TOLERANCE_MM):  # NaN counts as done
-                break
-        else:
-            raise GeometryError(
-                f"Galileo SSI: distortion inverse did not converge within {_NEWTON_MAX_STEPS} steps "
-                "(ray far outside the field of view?)"
-            )
+        radius = radial_inverse(radius_u, k1, 0.0, _NEWTON_TOLERANCE_MM,
+                                "Galileo SSI (ray far outside the field of view?)")
         residual = np.abs(radius * (1.0 + k1 * radius * radius) - radius_u)
         radius = np.where((1.0 + 3.0 * k1 * radius * radius > 0) & (residual < 1e-9), radius, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
