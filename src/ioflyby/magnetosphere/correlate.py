@@ -51,6 +51,18 @@ def _check(n: int, minimum: int, what: str) -> None:
         raise CorrelationError(f"{what} needs at least {minimum} points, got {n}: add observations")
 
 
+def _finite_pairs(x, values, name: str, minimum: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x, values) as float arrays of equal length with the pairs holding a NaN dropped; at least
+    ``minimum`` pairs for ``what``."""
+    x = np.asarray(x, dtype=float)
+    values = np.asarray(values, dtype=float)
+    if x.shape != values.shape:
+        raise CorrelationError(f"{name} and values differ in length ({x.size} vs {values.size})")
+    keep = np.isfinite(x) & np.isfinite(values)
+    _check(int(keep.sum()), minimum, what)
+    return x[keep], values[keep]
+
+
 def rayleigh_test(phases: np.ndarray) -> TestResult:
     """Rayleigh test of uniformity of ``phases`` (rad). Large Z, small p: clustered phases."""
     phases = np.asarray(phases, dtype=float)
@@ -76,13 +88,7 @@ def _harmonic_amplitude(values: np.ndarray, cos: np.ndarray, sin: np.ndarray) ->
 
 def phase_dependence(phases: np.ndarray, values: np.ndarray, n_permutations: int = 2000, seed: int = 0) -> TestResult:
     """Permutation test of a first-harmonic dependence of ``values`` on ``phases`` (rad)."""
-    phases = np.asarray(phases, dtype=float)
-    values = np.asarray(values, dtype=float)
-    if phases.shape != values.shape:
-        raise CorrelationError(f"phases and values differ in length ({phases.size} vs {values.size})")
-    keep = np.isfinite(phases) & np.isfinite(values)
-    phases, values = phases[keep], values[keep]
-    _check(values.size, 5, "a phase-dependence test")
+    phases, values = _finite_pairs(phases, values, "phases", 5, "a phase-dependence test")
     cos, sin = np.cos(phases), np.sin(phases)
     observed = _harmonic_amplitude(values[None, :], cos, sin)[0]
     rng = np.random.default_rng(seed)
@@ -98,13 +104,7 @@ def phase_dependence(phases: np.ndarray, values: np.ndarray, n_permutations: int
 
 def linear_dependence(covariate: np.ndarray, values: np.ndarray, n_permutations: int = 2000, seed: int = 0) -> TestResult:
     """Pearson correlation of ``values`` with ``covariate`` and its two-sided permutation p."""
-    x = np.asarray(covariate, dtype=float)
-    y = np.asarray(values, dtype=float)
-    if x.shape != y.shape:
-        raise CorrelationError(f"covariate and values differ in length ({x.size} vs {y.size})")
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    _check(x.size, 4, "a correlation test")
+    x, y = _finite_pairs(covariate, values, "covariate", 4, "a correlation test")
     xs = (x - x.mean()) / (x.std() or 1.0)
     ys = (y - y.mean()) / (y.std() or 1.0)
     r = float(np.mean(xs * ys))
