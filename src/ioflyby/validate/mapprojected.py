@@ -251,9 +251,8 @@ def scan_direction(view: MapprojectedView, target: str, et: float, spin_axis_j20
         ray = np.asarray(spiceypy.vrotv(position, axis, angle))
         with spice_errors("intersecting the disc centre's ray with the target"):
             point = np.asarray(spiceypy.surfpt(origin, to_body @ ray, *radii))
-        lon_west, lat_graphic, _ = spiceypy.recpgr(target, point, radii[0], (radii[0] - radii[2]) / radii[0])
+        _, lat_graphic, _ = spiceypy.recpgr(target, point, radii[0], (radii[0] - radii[2]) / radii[0])
         lon_east = math.atan2(point[1], point[0])
-        del lon_west
         pixels.append(np.array(view.latlon_pixel(np.array([lat_graphic]), np.array([lon_east])), float)[:, 0])
     step = (pixels[1] - pixels[0]) / SCAN_STEP_RAD
     size = float(np.linalg.norm(step))

@@ -76,10 +76,7 @@ def resolve_under(root: Path, relative: str, suffixes: frozenset[str] = SERVED_S
 
 def is_inside(root: Path, real: Path) -> bool:
     """True when real path ``real`` is ``root`` or below it (both already resolved)."""
-    try:
-        return os.path.commonpath([root, real]) == str(root)
-    except ValueError:
-        return False
+    return Path(real).is_relative_to(root)
 
 
 def relative_name(root: Path, real: Path) -> str:
