@@ -33,34 +33,40 @@ FORBIDDEN = {
 """Stage → stages it must never import. Every stage but the CLI is also barred from the CLI."""
 
 
-def imported_stages(source: str, module: str) -> set[str]:
-    """The ioflyby stages (first component below ``ioflyby``) that ``source`` imports, including
-    relative and function-level imports; ``module`` is the importing module's dotted name."""
-    stages = set()
+def imported_modules(source: str, module: str) -> set[str]:
+    """The dotted module names ``source`` imports, including relative (resolved against
+    ``module``, the importing module's dotted name) and function-level imports."""
+    names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = module.split(".")[: -node.level]
-                names = [".".join(base + ([node.module] if node.module else []))]
+                names.add(".".join(base + ([node.module] if node.module else [])))
             else:
-                names = [node.module or ""]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "ioflyby" and len(parts) > 1:
-                stages.add(parts[1])
-    return stages
+                names.add(node.module or "")
+    return names
+
+
+def imported_stages(source: str, module: str) -> set[str]:
+    """The ioflyby stages (first component below ``ioflyby``) that ``source`` imports."""
+    return {parts[1] for parts in (name.split(".") for name in imported_modules(source, module))
+            if parts[0] == "ioflyby" and len(parts) > 1}
+
+
+def package_modules() -> list[tuple[str, str, Path]]:
+    """(dotted module name, stage, path) of every module of the package."""
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent).with_suffix("")
+        out.append((".".join(relative.parts), relative.parts[1] if len(relative.parts) > 1 else "", path))
+    return out
 
 
 def stage_violations() -> list[str]:
     found = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        relative = path.relative_to(PACKAGE.parent).with_suffix("")
-        module = ".".join(relative.parts)
-        stage = relative.parts[1] if len(relative.parts) > 1 else ""
+    for module, stage, path in package_modules():
         barred = (FORBIDDEN.get(stage, set()) | {"cli"}) - {stage}
         for imported in sorted(imported_stages(path.read_text(), module) & barred):
             found.append(f"{module} imports ioflyby.{imported}")
@@ -80,3 +86,18 @@ def test_the_checker_sees_lazy_relative_and_aliased_imports():
         "    import ioflyby.cli.app as app\n"
     )
     assert imported_stages(source, "ioflyby.pointing.solve") == {"geometry", "mapping", "cli"}
+
+
+GPL_PACKAGES = {"JupiterMag", "jupitermag"}
+"""GPL-licensed packages ioflyby (MIT) may be cross-checked against but never import or require."""
+
+
+def test_no_gpl_package_is_imported_or_required():
+    import tomllib
+
+    imported = {module: {name.split(".")[0] for name in imported_modules(path.read_text(), module)}
+                for module, _, path in package_modules()}
+    assert [m for m, names in imported.items() if names & GPL_PACKAGES] == []
+    project = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())["project"]
+    required = {requirement.split(">")[0].split("=")[0].split("[")[0].strip() for requirement in project["dependencies"]}
+    assert not required & GPL_PACKAGES
