@@ -206,11 +206,14 @@ def test_trace_agrees_with_scipy_over_the_packages():
         end = sol.y_events[0][0]
         return np.degrees(np.arctan2(end[2], np.hypot(end[0], end[1])))
 
-    start = np.array([5.9 * np.cos(2.6), 5.9 * np.sin(2.6), 0.0])
-    ours = trace_field_lines(start)
-    lats = sorted([foot(start, 1.0), foot(start, -1.0)])
-    assert abs(np.degrees(ours.south_lat[0]) - lats[0]) < 0.01
-    assert abs(np.degrees(ours.north_lat[0]) - lats[1]) < 0.01
+    # Io around its orbit, including the northern band's extremes (82.3° N at 30° W, 48.6° N at 150° W)
+    lon_east = np.radians(-np.array([30.0, 90.0, 150.0, 210.0, 270.0, 330.0]))
+    starts = np.stack([5.9 * np.cos(lon_east), 5.9 * np.sin(lon_east), 0.0 * lon_east], axis=1)
+    ours = trace_field_lines(starts)
+    for k, start in enumerate(starts):
+        south, north = sorted([foot(start, 1.0), foot(start, -1.0)])
+        assert abs(np.degrees(ours.south_lat[k]) - south) < 0.01
+        assert abs(np.degrees(ours.north_lat[k]) - north) < 0.01
 
 
 # -- Must show: centrifugal equator ------------------------------------------------------------------
