@@ -17,7 +17,8 @@ exact (docs/volcano.md, "Hot spots"):
    in one framelet and fail both.
 3. **Photometry** in every framelet that sees the group's position: background = median of a ring
    (radii 4–7 px), PSF fit of flux and position (position fixed at the geometric prediction when
-   the signal is faint), flux σ from the ring's scatter and the source's shot noise. A framelet
+   the signal is faint) and, where χ² asks for it, width (lava wider than a pixel), flux σ from
+   the ring's scatter and the source's shot noise. A framelet
    with a pixel at the companding ceiling is *saturated*: its flux (the ring-subtracted sum over
    the saturated pixels, the bloom trail and their surroundings) is a lower bound.
 4. **Thermal fit**: per band the intensity ``A·L_band(T) = flux / (gain × TDI) × (km/px)² / μ``
@@ -86,8 +87,10 @@ _DAY_SEARCH_FRACTION = 0.7
 _FIT_RADIUS = 3
 _RING = (4.0, 7.0)
 _CLIP_SIGMA = 5.0
-WIDTH_FIT_SNR = 30.0
-"""Sources brighter than this (flux / σ) also get their width fitted (extended sources)."""
+WIDTH_CHI2_GAIN = 4.0
+"""A fit with the source's width free replaces the point-source fit when it lowers χ² by at least
+this much (2 σ for one parameter): extended sources get their flux, point sources keep the
+point-source fit's precision (a free width would cost it and, bounded below by the PSF, bias it high)."""
 
 
 @dataclass(frozen=True)
@@ -599,13 +602,15 @@ class _Fit:
     position_sigma: float
     chi2: float
     saturated: bool
+    chi2_sum: float = math.nan
+    """Unreduced χ² (``chi2`` is per degree of freedom)."""
 
 
 def psf_photometry(image: np.ndarray, sample: float, line: float, config: HotSpotConfig, saturation_dn: float,
                    free_position: bool = True, quantisation: np.ndarray | None = None) -> _Fit | None:
     """PSF fit of one source near (sample, line) in a framelet image (DN): ring-median background,
-    Gauss–Newton on the flux and (``free_position``) the centre — and, once the flux is known to
-    :data:`WIDTH_FIT_SNR`, the width (≥ the PSF's: a source larger than a pixel) — weighted by the
+    Gauss–Newton on the flux and (``free_position``) the centre — and the width (≥ the PSF's: a
+    source larger than a pixel) where that lowers χ² by :data:`WIDTH_CHI2_GAIN` — weighted by the
     ring's scatter plus the source's shot noise and (``quantisation``: DN² by integer DN level, the
     companding step's variance) the quantisation of the source's pixels. Saturated pixels of a
     neighbour's bloom trail (and their neighbours) are left out. A source whose own core is saturated gets the ring-subtracted
@@ -638,10 +643,11 @@ def psf_photometry(image: np.ndarray, sample: float, line: float, config: HotSpo
     if fit is None:
         return psf_photometry(image, sample, line, config, saturation_dn, free_position=False,
                               quantisation=quantisation)
-    if free_position and fit.flux >= WIDTH_FIT_SNR * fit.flux_sigma:
+    if free_position:
         wide = _gauss_newton(pixels, (fit.flux, fit.sample, fit.line, config.psf_sigma_px), noise, config,
                              True, fit_width=True)
-        fit = wide or fit
+        if wide is not None and fit.chi2_sum - wide.chi2_sum >= WIDTH_CHI2_GAIN:
+            fit = wide
     return fit
 
 
@@ -697,9 +703,10 @@ def _gauss_newton(pixels: tuple[np.ndarray, np.ndarray, np.ndarray], start: tupl
     model = flux * px * py
     variance = noise.variance(model)
     covariance = np.linalg.inv(normal)
-    chi2 = float(((data - model) ** 2 / variance).sum() / max(data.size - len(normal), 1))
+    chi2_sum = float(((data - model) ** 2 / variance).sum())
     position_sigma = math.sqrt(0.5 * (covariance[1, 1] + covariance[2, 2])) if free_position else math.nan
-    return _Fit(s, l, float(flux), math.sqrt(covariance[0, 0]), position_sigma, chi2, False)
+    return _Fit(s, l, float(flux), math.sqrt(covariance[0, 0]), position_sigma,
+                chi2_sum / max(data.size - len(normal), 1), False, chi2_sum)
 
 
 def _own_saturated_region(image: np.ndarray, sample: float, line: float, saturation_dn: float) -> np.ndarray | None:
