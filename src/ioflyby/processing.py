@@ -172,8 +172,8 @@ def pointing_record(observation: Observation) -> dict:
     return dict(summary, source="solved from the limb (ioflyby.pointing)")
 
 
-def _observation(
-    product: RawProduct, body: Body, pointing: str | Sequence[PointingSolution], prior: str,
+def observation_with_poses(
+    product: RawProduct, body: Body, pointing: str | Sequence[PointingSolution], prior: str = "auto",
     accept_degraded: bool = False,
 ) -> Observation:
     """The product's Observation with poses from the kernels (``"kernels"``), a solve
@@ -230,7 +230,7 @@ def process(
         images = [framelet_images(p, spec.calibration_dir) for p in raw]
     with stages.stage("geometry"), Kernels(kernels):
         body = Body.from_spice(spec.target or raw[0].target)
-        observations = [_observation(p, body, pointing, pointing_prior, accept_degraded) for p in raw]
+        observations = [observation_with_poses(p, body, pointing, pointing_prior, accept_degraded) for p in raw]
         grid = spec.grid(observations[0])
         context, context_note = io_context_at_mid_times(observations)
     with stages.stage("reproject"):

@@ -9,7 +9,7 @@ import typer
 from ioflyby.cli.app import app
 from ioflyby.cli.output import console, emit, flag_names, progress
 
-RENDER_FLAGS = {"altitude_km": "--altitude-km"}
+RENDER_FLAGS = {"altitude_km": "--altitude-km", "pointing='solve'": "--solve-pointing"}
 
 
 def _print(result: dict) -> None:

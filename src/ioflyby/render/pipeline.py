@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import spiceypy
 
-from ioflyby.errors import GeometryError, MissingAttitudeError
+from ioflyby.errors import GeometryError
 from ioflyby.fileio import AtomicFiles, check_out, inside
 from ioflyby.geometry import Body
 from ioflyby.ingest import RawProduct, read_product
-from ioflyby.observation import Observation, solve_pointing
+from ioflyby.observation import Observation
+from ioflyby.processing import observation_with_poses
 from ioflyby.render import output
 from ioflyby.render.core import Reconstruction, reconstruct
 from ioflyby.render.enhance import NIGHT, PRESETS, enhance
@@ -117,16 +118,7 @@ def caption_for(observations: Sequence[Observation], view: View) -> output.Capti
 def observations_of(products: Sequence[RawProduct], pointing: str) -> list[Observation]:
     """Observations of ``products`` with poses (kernels loaded): from the CK, or solved."""
     body = Body.from_spice(products[0].target)
-    result = []
-    for product in products:
-        obs = Observation(product, body=body)
-        if pointing == "solve":
-            obs = obs.with_pointing(solve_pointing(obs))
-        elif not obs.has_poses:
-            raise MissingAttitudeError(product.product_id, obs.missing_poses_reason,
-                                       "solve the pointing from the image instead (--solve-pointing)")
-        result.append(obs)
-    return result
+    return [observation_with_poses(product, body, pointing) for product in products]
 
 
 def render(products: Sequence[RawProduct | str | Path], kernels: Sequence[str | Path] | str | Path,

@@ -1132,11 +1132,9 @@ def find_hot_spots(
     product's limb); ``calibration_dir``: calibrate first (DN/s), else the decompanded DN;
     ``on_product(product_id)`` is called as each product starts; ``magnetosphere``: Io's
     magnetospheric context on each detection (see :func:`detect_hot_spots`)."""
-    from ioflyby.errors import MissingAttitudeError
     from ioflyby.geometry import Body
     from ioflyby.ingest import read_product
-    from ioflyby.observation import solve_pointing
-    from ioflyby.processing import framelet_images
+    from ioflyby.processing import framelet_images, observation_with_poses
     from ioflyby.spice import Kernels
 
     if pointing not in ("kernels", "solve"):
@@ -1152,12 +1150,7 @@ def find_hot_spots(
         body = Body.from_spice(raw[0].target)
         for product in raw:
             (on_product or (lambda _id: None))(product.product_id)
-            observation = Observation(product, body=body)
-            if pointing == "solve":
-                observation = observation.with_pointing(solve_pointing(observation))
-            elif not observation.has_poses:
-                raise MissingAttitudeError(product.product_id, observation.missing_poses_reason,
-                                           "solve the pointing from the image instead (pointing='solve')")
+            observation = observation_with_poses(product, body, pointing)
             images, _ = framelet_images(product, None if calibration_dir is None else Path(calibration_dir))
             units = "DN" if calibration_dir is None else "DN/s"
             results.append(detect_hot_spots(observation, images, units, config, magnetosphere=magnetosphere))
