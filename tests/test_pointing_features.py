@@ -15,19 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import spiceypy
 
 from ioflyby import simulate
-from ioflyby.camera import JunoCam
 from ioflyby.cli.app import main
 from ioflyby.errors import PointingError
-from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import read_product
 from ioflyby.observation import Observation, reference_map, solve_pointing
 from ioflyby.pointing import PointingRefused, ReferenceMap, solve_joint
 from ioflyby.pointing.features import phase_correlate
 from ioflyby.pointing.reference import Georeference
 from ioflyby.spice import Kernels
+from ioflyby.validate import framelet_pointing_errors
 
 BASEMAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "io" / "basemaps"
 RENDERED_FROM = BASEMAPS / "Io_GalileoSSI-Voyager_Global_Mosaic_ClrMerge_2km_180W.jpg"
@@ -202,19 +200,8 @@ def _errors_deg(root, truth, solution, product, framelets) -> np.ndarray:
     """(across the line of sight, roll about it) errors (deg) of the solved camera pointing at the
     nominal epochs of ``framelets`` [(exposure, filter)], against the twin's truth CK at the true
     epochs (nominal + the injected timing offset)."""
-    rows = []
-    with Kernels([root / "twin_truth.tm"]):
-        ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
-        for exposure, name in framelets:
-            et = float(ets[exposure, product.filters.index(name)])
-            true_et = et + truth["injected"]["timing_offset_s"]
-            target, _ = spiceypy.spkpos(truth["target"], true_et, "J2000", "LT+S", "JUNO")
-            u = np.asarray(target) / np.linalg.norm(target)
-            error = solution.camera_to_j2000(et) @ np.asarray(spiceypy.pxform("JUNO_JUNOCAM", "J2000", true_et)).T
-            axis, angle = spiceypy.raxisa(error)
-            vector = np.asarray(axis) * angle
-            rows.append((np.degrees(np.linalg.norm(vector - (vector @ u) * u)), np.degrees(vector @ u)))
-    return np.array(rows)
+    return np.column_stack(framelet_pointing_errors(solution, product, root / "twin_truth.tm",
+                                                    truth["injected"]["timing_offset_s"], framelets))
 
 
 def _check(solution, name):

@@ -10,17 +10,15 @@ import json
 
 import numpy as np
 import pytest
-import spiceypy
 
 from conftest import two_limb_framelets
 from ioflyby import simulate
-from ioflyby.camera import JunoCam
 from ioflyby.cli.app import main
 from ioflyby.errors import PointingError
-from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import read_product
 from ioflyby.pointing import solve_joint
 from ioflyby.spice import Kernels
+from ioflyby.validate import framelet_pointing_errors
 
 PJ44 = ("JNCE_2022229_44C00029_V01", "JNCE_2022229_44C00030_V01")
 TIMING_OFFSET_S = 0.015
@@ -40,19 +38,12 @@ def twin_pair(tmp_path_factory, kernel_dir):
 def _errors_deg(root, truth, solution, product):
     """Worst pointing error (across the line of sight, roll about it; deg) over every third
     framelet of the product, against the twin's truth CK at the true epochs."""
-    with Kernels([root / "twin_truth.tm"]):
-        ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters)).reshape(-1)
-        across, roll = [], []
-        for et in ets[::3]:
-            true_et = float(et) + truth["injected"]["timing_offset_s"]
-            target, _ = spiceypy.spkpos(truth["target"], true_et, "J2000", "LT+S", "JUNO")
-            u = np.asarray(target) / np.linalg.norm(target)
-            error = solution.camera_to_j2000(float(et)) @ np.asarray(spiceypy.pxform("JUNO_JUNOCAM", "J2000", true_et)).T
-            axis, angle = spiceypy.raxisa(error)
-            vector = np.asarray(axis) * angle
-            roll.append(abs(np.degrees(vector @ u)))
-            across.append(np.degrees(np.linalg.norm(vector - (vector @ u) * u)))
-    return max(across), max(roll)
+    n_filters = len(product.filters)
+    every_third = [(k // n_filters, product.filters[k % n_filters])
+                   for k in range(0, product.n_exposures * n_filters, 3)]
+    across, roll = framelet_pointing_errors(solution, product, root / "twin_truth.tm",
+                                            truth["injected"]["timing_offset_s"], every_third)
+    return across.max(), np.abs(roll).max()
 
 
 @pytest.mark.parametrize("prior, across_deg, roll_deg", [("search", 0.15, 0.2), ("ck", 0.06, 0.05)])

@@ -26,6 +26,7 @@ from ioflyby.geometry import framelet_mid_ets
 from ioflyby.ingest import read_product
 from ioflyby.pointing import solve_loaded, write_ck
 from ioflyby.spice import Kernels
+from ioflyby.validate import framelet_pointing_errors
 
 TIMING_OFFSET_S = 0.015
 ATTITUDE_ERROR_DEG = 0.3
@@ -62,20 +63,7 @@ def _solve_twin(root, truth, prior: str):
 def _pointing_errors(root, truth, solution, product):
     """Across-line-of-sight and roll errors (deg) of the solved camera pointing at the nominal
     epochs of framelets holding limb points, against the truth CK at the true epochs."""
-    with Kernels([root / "twin_truth.tm"]):
-        ets = framelet_mid_ets(product, JunoCam.from_kernel_pool(product.filters))
-        across, roll = [], []
-        for row in solution.per_framelet:
-            et = float(ets[row["exposure"], product.filters.index(row["filter"])])
-            true_et = et + truth["injected"]["timing_offset_s"]
-            target, _ = spiceypy.spkpos(truth["target"], true_et, "J2000", "LT+S", "JUNO")
-            u = np.asarray(target) / np.linalg.norm(target)
-            error = solution.camera_to_j2000(et) @ np.asarray(spiceypy.pxform("JUNO_JUNOCAM", "J2000", true_et)).T
-            axis, angle = spiceypy.raxisa(error)
-            vector = np.asarray(axis) * angle
-            roll.append(np.degrees(vector @ u))
-            across.append(np.degrees(np.linalg.norm(vector - (vector @ u) * u)))
-    return np.array(across), np.array(roll)
+    return framelet_pointing_errors(solution, product, root / "twin_truth.tm", truth["injected"]["timing_offset_s"])
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from ioflyby.validate.teammap import (
     offset_budget,
     offset_field,
 )
-from ioflyby.validate.twin import basemap_correlation, pointing_errors
+from ioflyby.validate.twin import basemap_correlation, framelet_pointing_errors, pointing_errors
 
 __all__ = [
     "MapprojectedView",
@@ -32,6 +32,7 @@ __all__ = [
     "channel_offsets",
     "compare_with_reference",
     "fit_similarity",
+    "framelet_pointing_errors",
     "load_grey",
     "north_angle_deg",
     "offset_budget",
