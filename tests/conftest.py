@@ -103,3 +103,36 @@ def two_limb_framelets(product):
         exposure, index = divmod(int(key), len(product.filters))
         cube[exposure, index] = product.framelets[exposure, index]
     return replace(product, framelets=cube)
+
+
+IO_MEAN_RADIUS_KM = 1821.6
+
+
+def local_km_grid(lat_deg: float, lon_east_deg: float, diameter_km: float):
+    """Planetocentric (lat, east lon) radians of a 1-km (north, east) grid 2.4 diameters wide
+    centred on the position (row 0 north)."""
+    import numpy as np
+
+    n = int(2.4 * diameter_km) | 1
+    offsets = np.arange(n) - n // 2
+    east, north = np.meshgrid(offsets, -offsets)
+    lat = np.radians(lat_deg) + north / IO_MEAN_RADIUS_KM
+    return lat, np.radians(lon_east_deg) + east / (IO_MEAN_RADIUS_KM * np.cos(lat))
+
+
+def dark_blob_offset_km(values) -> tuple[float, float]:
+    """(north, east) km of the darkness-weighted centroid of the dark blob nearest the centre of
+    values sampled on :func:`local_km_grid` (smoothed by 2 km; blobs whose centre lies beyond
+    0.35 of the grid's width are passed over)."""
+    import numpy as np
+    from scipy import ndimage
+
+    n = values.shape[0]
+    smooth = ndimage.gaussian_filter(np.asarray(values, float), 2.0)
+    dark = np.clip(np.median(smooth) - smooth, 0.0, None)
+    labels, count = ndimage.label(dark > 0.5 * dark.max())
+    centre = n // 2
+    best = max(range(1, count + 1), key=lambda k: dark[labels == k].sum() -
+               1e9 * (np.hypot(*np.subtract(ndimage.center_of_mass(dark, labels, k), centre)) > 0.35 * n))
+    row, col = ndimage.center_of_mass(dark, labels, best)
+    return float(centre - row), float(col - centre)

@@ -21,6 +21,7 @@ import rasterio
 from rasterio.warp import transform
 from scipy import ndimage
 
+from conftest import IO_MEAN_RADIUS_KM, dark_blob_offset_km, local_km_grid
 from ioflyby.geometry.mosaics import (
     KNOWN_GEOREFERENCES,
     NEW_IO_PHOTOMOSAIC_GEOREFERENCE,
@@ -48,7 +49,6 @@ NEW = BASEMAPS / "New_Io_photomosaic_2km_grey.jpg"
 MOSAICS = {"colour merge": COLOUR, "USGS grey": GREY, "newer grey": NEW}
 needs_mosaics = pytest.mark.skipif(not all(p.exists() for p in MOSAICS.values()),
                                    reason="the USGS Io mosaics are not in ../shared/data/io/basemaps")
-IO_R_KM = 1821.6
 # Small, dark, isolated paterae at mid latitudes (IAU gazetteer names).
 MID_LATITUDE_PATERAE = ("Arusha Patera", "Altjirra Patera", "Uta Patera", "Rata Patera", "Ulgen Patera",
                         "Shurdi Patera", "Nina Patera", "Dusura Patera", "Gauwa Patera", "Ukko Patera",
@@ -70,36 +70,13 @@ def paterae():
     return table
 
 
-def _local_grid(lat_deg: float, lon_east_deg: float, diameter_km: float):
-    """Planetocentric (lat, east lon) radians of a 1-km (north, east) grid centred on the position."""
-    n = int(2.4 * diameter_km) | 1
-    offsets = np.arange(n) - n // 2
-    east, north = np.meshgrid(offsets, -offsets)
-    lat = np.radians(lat_deg) + north / IO_R_KM
-    return lat, np.radians(lon_east_deg) + east / (IO_R_KM * np.cos(lat))
-
-
-def _floor_north_km(values: np.ndarray) -> float:
-    """North offset (km) of the darkness-weighted centroid of the dark blob nearest the centre of
-    a local 1-km grid (row 0 north)."""
-    n = values.shape[0]
-    values = ndimage.gaussian_filter(values, 2.0)
-    dark = np.clip(np.median(values) - values, 0.0, None)
-    labels, count = ndimage.label(dark > 0.5 * dark.max())
-    centre = n // 2
-    best = max(range(1, count + 1), key=lambda k: dark[labels == k].sum() -
-               1e9 * (np.hypot(*np.subtract(ndimage.center_of_mass(dark, labels, k), centre)) > 0.35 * n))
-    row, _ = ndimage.center_of_mass(dark, labels, best)
-    return float(centre - row)
-
-
 def _median_poleward_km(sample, paterae) -> float:
     """Median over the paterae of the floor centroid's poleward offset (km) from the gazetteer,
     ``sample(lat, lon_east)`` (radians) giving a reader's brightness."""
     poleward = []
     for row in paterae.itertuples():
-        lat, lon = _local_grid(row.lat_deg, row.lon_east_deg, row.diameter_km)
-        poleward.append(np.sign(row.lat_deg) * _floor_north_km(np.asarray(sample(lat, lon), float)))
+        lat, lon = local_km_grid(row.lat_deg, row.lon_east_deg, row.diameter_km)
+        poleward.append(np.sign(row.lat_deg) * dark_blob_offset_km(sample(lat, lon))[0])
     return float(np.median(poleward))
 
 
@@ -267,7 +244,7 @@ def test_twin_renders_newer_mosaic_features_at_their_gazetteer_positions(paterae
     renders = {"declared": load_basemap(NEW), "file grid": load_basemap(NEW, georeferenced=False)}
     poleward = {key: [] for key in renders}
     for row in paterae.itertuples():
-        half = row.diameter_km * 1.2 / IO_R_KM * 180.0 / np.pi
+        half = row.diameter_km * 1.2 / IO_MEAN_RADIUS_KM * 180.0 / np.pi
         lat_range = (row.lat_deg - half, row.lat_deg + half)
         half_lon = half / np.cos(np.radians(row.lat_deg))
         grid = equirectangular_grid(body, lat_range, (row.lon_east_deg - half_lon, row.lon_east_deg + half_lon), 1.0)
@@ -275,8 +252,8 @@ def test_twin_renders_newer_mosaic_features_at_their_gazetteer_positions(paterae
             product = render_epoch_map(grid, basemap, (row.lat_deg, row.lon_east_deg), (row.lat_deg, row.lon_east_deg))
             image = np.nan_to_num(product.channels["GREEN"].astype(float), nan=float(np.nanmedian(product.channels["GREEN"])))
             sample = _grid_sampler(image, grid, wrap=False)
-            lat, lon = _local_grid(row.lat_deg, row.lon_east_deg, row.diameter_km)
-            poleward[key].append(np.sign(row.lat_deg) * _floor_north_km(sample(lat, lon)))
+            lat, lon = local_km_grid(row.lat_deg, row.lon_east_deg, row.diameter_km)
+            poleward[key].append(np.sign(row.lat_deg) * dark_blob_offset_km(sample(lat, lon))[0])
     median = {key: float(np.median(v)) for key, v in poleward.items()}
     assert abs(median["declared"]) < ON_FLOOR_KM, median
     assert median["file grid"] < MISREAD_KM, median

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import dark_blob_offset_km, local_km_grid
 from ioflyby import simulate
 from ioflyby.cli.app import main
 from ioflyby.errors import PointingError
@@ -95,21 +96,7 @@ def test_georeference_relabelled_rows_and_rotation():
 def _dark_centroid_km(reference: ReferenceMap, lat_deg: float, lon_east_deg: float, diameter_km: float):
     """(north, east) km of the darkness-weighted centroid of the dark blob nearest the given
     position, sampled through the map's georeference on a local 1-km grid."""
-    from scipy import ndimage
-
-    radius_km, n = 1821.6, int(2.4 * diameter_km) | 1
-    offsets = np.arange(n) - n // 2
-    east, north = np.meshgrid(offsets, -offsets)
-    lat = np.radians(lat_deg) + north / radius_km
-    lon = np.radians(lon_east_deg) + east / (radius_km * np.cos(lat))
-    values = ndimage.gaussian_filter(reference.sample(lat, lon), 2.0)
-    dark = np.clip(np.median(values) - values, 0.0, None)
-    labels, count = ndimage.label(dark > 0.5 * dark.max())
-    centre = n // 2
-    best = max(range(1, count + 1), key=lambda k: dark[labels == k].sum() -
-               1e9 * (np.hypot(*np.subtract(ndimage.center_of_mass(dark, labels, k), centre)) > 0.35 * n))
-    row, col = ndimage.center_of_mass(dark, labels, best)
-    return -(row - centre), col - centre
+    return dark_blob_offset_km(reference.sample(*local_km_grid(lat_deg, lon_east_deg, diameter_km)))
 
 
 def test_newer_mosaic_georeference_against_the_iau_gazetteer(grey_reference):
