@@ -1,6 +1,8 @@
 """`ioflyby serve` in a real browser (Playwright driving headless Chromium) over a demo output:
 tiles render where Io is, "Loki" flies to Loki Patera, a hot-spot popup shows the published
-numbers, the swipe shows two different layers; the screenshot goes into docs/images/viewer.png.
+numbers, the swipe shows two different layers; the screenshot is taken in the test's folder and
+copied to docs/images/viewer.png only when IOFLYBY_UPDATE_DOCS_IMAGES=1 (tests never write into
+the source tree otherwise).
 
 Truths: the published position of Loki Patera (13°N 309°W, IAU gazetteer), Davies et al. (2024)
 Table A1 read by the catalogue's own reader from the shipped file, and the pixels each layer shows
@@ -9,6 +11,7 @@ alone (the swipe's left half must be layer A's pixels, its right half layer B's)
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -196,7 +199,7 @@ def test_gallery_and_flyby_tabs(page):
                            "[...document.querySelectorAll('#flybys img')].every(i => i.complete && i.naturalWidth > 0)")
 
 
-def test_screenshot_for_the_docs(page):
+def test_screenshot_for_the_docs(page, tmp_path):
     maps = page.evaluate("window.ioflyby.state.catalog.maps.map(m => [m.id, m.name])")
     ortho = next(i for i, name in maps if "orthographic" in name)
     page.evaluate(f"(() => {{ document.querySelector('input[data-layer=\"{ortho}\"]').click(); }})()")
@@ -208,6 +211,8 @@ def test_screenshot_for_the_docs(page):
     page.check("#swipe-on")
     _settle(page)
     time.sleep(0.3)
-    DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMAGE))
-    assert DOCS_IMAGE.stat().st_size > 50_000
+    shot = tmp_path / "viewer.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 50_000
+    if os.environ.get("IOFLYBY_UPDATE_DOCS_IMAGES") == "1":
+        shutil.copyfile(shot, DOCS_IMAGE)
